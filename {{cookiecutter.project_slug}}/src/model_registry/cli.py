@@ -1,0 +1,202 @@
+"""`registry`: a thin command line over model_registry.operations. It parses and prints.
+
+Exit status: 0 done; 1 failed (remote, checksum, conflict); 2 bad input or nothing found.
+Errors are one line on stderr starting with `error:`; `--debug` shows the traceback too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from .errors import InputError, RegistryError
+
+EXAMPLES = """\
+examples:
+  registry register churn model.pkl --bump minor --push
+  registry promote churn v1.4.0 prod --push
+  registry get churn#prod -o model.pkl
+  registry get churn@v1.4.0 --repo https://git.example.com/ml/registry.git
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="registry", description="A git + DVC model registry: register, promote, resolve "
+        "and retrieve model versions.", epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("-C", dest="chdir", metavar="PATH",
+                        help="run as if started in PATH (like git -C)")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def command(name, help_text, json_flag=True):
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        if json_flag:
+            p.add_argument("--json", action="store_true", help="print JSON for scripts")
+        return p
+
+    def writes(p, sign=True):
+        p.add_argument("-m", "--message", help="message of the commit or tag")
+        p.add_argument("--push", action="store_true",
+                       help="push to origin (artifact to the DVC remote first)")
+        if sign:
+            p.add_argument("--sign", action="store_true", help="sign the tag (git tag -s)")
+
+    p = command("register", "register a new version of a model")
+    p.add_argument("name", help="model name, e.g. churn")
+    p.add_argument("path", nargs="?", help="artifact file or directory (default: the one "
+                   "already under models/NAME/)")
+    how = p.add_mutually_exclusive_group()
+    how.add_argument("--version", help="the new version, e.g. v1.4.0")
+    how.add_argument("--bump", choices=("major", "minor", "patch"),
+                     help="next version after the latest (default: patch)")
+    p.add_argument("--metrics", metavar="FILE",
+                   help='JSON object of evaluation metrics for the card, e.g. {"auc": 0.91}')
+    p.add_argument("--no-tag", action="store_true",
+                   help="commit only; `registry release` tags it after review (pull-request flow)")
+    writes(p)
+
+    p = command("promote", "assign a stage to a version")
+    p.add_argument("name")
+    p.add_argument("version", help="e.g. v1.4.0")
+    p.add_argument("stage", help="a stage listed in registry.yaml")
+    writes(p)
+
+    p = command("demote", "take a stage away from the version holding it")
+    p.add_argument("name")
+    p.add_argument("stage")
+    writes(p)
+
+    p = command("deregister", "withdraw a version (its history stays)")
+    p.add_argument("name")
+    p.add_argument("version")
+    writes(p)
+
+    p = command("deprecate", "retire a model: it resolves to nothing until a new version")
+    p.add_argument("name")
+    writes(p)
+
+    p = command("resolve", "which version, commit and artifact a ref names")
+    p.add_argument("ref", help="NAME, NAME@latest, NAME@v1.2.3, NAME#STAGE or a full tag")
+
+    p = command("get", "fetch a version's artifact, verified against its checksum")
+    p.add_argument("ref", help="NAME, NAME@latest, NAME@v1.2.3, NAME#STAGE or a full tag")
+    p.add_argument("-o", "--output", help="where to write it (default: its file name, here)")
+    p.add_argument("--repo", metavar="URL", help="a registry's git URL, instead of this clone")
+    p.add_argument("--force", action="store_true", help="overwrite the output if it exists")
+
+    command("list", "models with their latest version and stages")
+
+    p = command("history", "the registry's events, newest first")
+    p.add_argument("name", nargs="?", help="only this model")
+
+    p = command("show", "the model card of a version")
+    p.add_argument("ref")
+    return parser
+
+
+def run(args: argparse.Namespace) -> tuple[object, str]:
+    """Carry out a parsed command; returns (data for --json, text for people)."""
+    from . import operations
+
+    if args.command == "get" and args.repo:
+        data = operations.get_from_url(args.repo, args.ref, args.output, args.force)
+        return data, _got(data)
+    reg = operations.Registry.open(".")
+    c = args.command
+    if c == "register":
+        data = reg.register(args.name, args.path, version=args.version, bump_part=args.bump,
+                            message=args.message, metrics=args.metrics, push=args.push,
+                            sign=args.sign, tag=not args.no_tag)
+        what = f"tag {data['tag']}" if data["tag"] else "untagged: `registry release` tags it"
+        return data, (f"registered {data['name']} {data['version']} ({what}, commit "
+                      f"{data['commit'][:12]}, md5 {data['artifact']['md5']})"
+                      + (", pushed" if data["pushed"] else ""))
+    if c in ("promote", "demote", "deregister", "deprecate"):
+        kwargs = dict(message=args.message, push=args.push, sign=args.sign)
+        if c == "promote":
+            data = reg.promote(args.name, args.version, args.stage, **kwargs)
+            if not data["changed"]:
+                return data, f"{args.name} {args.version} is already in {args.stage}"
+        elif c == "demote":
+            data = reg.demote(args.name, args.stage, **kwargs)
+        elif c == "deregister":
+            data = reg.deregister(args.name, args.version, **kwargs)
+        else:
+            data = reg.deprecate(args.name, **kwargs)
+        return data, f"created tag {data['tag']}" + (", pushed" if data["pushed"] else "")
+    if c == "resolve":
+        data = reg.resolve(args.ref)
+        return data, "\n".join(f"{k}: {v}" for k, v in _flat(data).items())
+    if c == "get":
+        data = reg.get(args.ref, args.output, args.force)
+        return data, _got(data)
+    if c == "list":
+        data = reg.list()
+        return data, _table(["name", "latest", "stages", "deprecated"], [
+            [m["name"], m["latest"] or "-",
+             " ".join(f"{s}={v}" for s, v in m["stages"].items()) or "-",
+             "yes" if m["deprecated"] else ""] for m in data])
+    if c == "history":
+        data = reg.history(args.name)
+        return data, _table(["date", "event", "tag", "version", "tagger", "message"], [
+            [e["date"], e["event"], e["tag"], e["version"] or "-", e["tagger"],
+             e["message"].splitlines()[0] if e["message"] else ""] for e in data])
+    data = reg.show(args.ref)
+    return data, data["text"].rstrip("\n")
+
+
+def _got(data: dict) -> str:
+    return (f"wrote {data['name']} {data['version']} to {data['output']} "
+            f"(md5 {data['artifact']['md5']} verified)")
+
+
+def _flat(data: dict, prefix: str = "") -> dict:
+    out = {}
+    for key, value in data.items():
+        if isinstance(value, dict):
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[prefix + key] = ", ".join(value) if isinstance(value, list) else value
+    return out
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    if not rows:
+        return "(none)"
+    widths = [max(len(str(r[i])) for r in [header] + rows) for i in range(len(header))]
+    return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip()
+                     for r in [header] + rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.chdir:
+            if not os.path.isdir(args.chdir):
+                raise InputError(f"-C {args.chdir}: no such folder")
+            os.chdir(args.chdir)
+        data, text = run(args)
+    except RegistryError as exc:
+        if args.debug:
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("error: interrupted; nothing past the last completed step was changed",
+              file=sys.stderr)
+        return 1
+    except Exception as exc:  # the promise is one line, not a traceback, unless --debug
+        if args.debug:
+            raise
+        print(f"error: unexpected {type(exc).__name__}: {exc}; re-run with --debug and "
+              "report it", file=sys.stderr)
+        return 1
+    if getattr(args, "json", False):
+        print(json.dumps(data, indent=2, sort_keys=False))
+    elif text:
+        print(text)
+    return 0

@@ -1,0 +1,57 @@
+"""registry.yaml: the rules of this registry (stages, promotion order, card profile, defaults)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from . import yamlio
+from .errors import InputError
+from .tags import check_name
+
+CONFIG_FILE = "registry.yaml"
+PROFILES = ("standard", "eu-ai-act-high-risk")
+
+
+@dataclass
+class Config:
+    stages: list[str]
+    promotion: dict[str, list[str]] = field(default_factory=dict)
+    card_profile: str = "standard"
+    defaults: dict = field(default_factory=dict)
+    remote: str | None = None
+    require_signed_tags: bool = False
+
+    def check_stage(self, stage: str) -> str:
+        if stage not in self.stages:
+            raise InputError(f"unknown stage {stage!r}: use one of {', '.join(self.stages)} "
+                             f"(stages are listed in {CONFIG_FILE})")
+        return stage
+
+
+def load(root: str) -> Config:
+    path = os.path.join(root, CONFIG_FILE)
+    if not os.path.exists(path):
+        raise InputError(f"{CONFIG_FILE} not found in {root}: run this in a registry "
+                         "repository made from the template")
+    with open(path, "rb") as f:
+        data = yamlio.load(f.read(), CONFIG_FILE)
+    if not isinstance(data, dict):
+        raise InputError(f"{CONFIG_FILE} must be a mapping of settings")
+    stages = data.get("stages") or []
+    if not isinstance(stages, list) or not all(isinstance(s, str) for s in stages):
+        raise InputError(f"{CONFIG_FILE}: 'stages' must be a list of names")
+    for stage in stages:
+        check_name(stage, f"stage in {CONFIG_FILE}")
+    promotion = data.get("promotion") or {}
+    if not isinstance(promotion, dict) or not all(
+            isinstance(v, list) and set(v) <= set(stages) and k in stages
+            for k, v in promotion.items()):
+        raise InputError(f"{CONFIG_FILE}: 'promotion' must map a stage to the stages a "
+                         "version must hold before it, all of them listed in 'stages'")
+    profile = data.get("card_profile", "standard")
+    if profile not in PROFILES:
+        raise InputError(f"{CONFIG_FILE}: card_profile must be one of {', '.join(PROFILES)}")
+    return Config(stages=stages, promotion=promotion, card_profile=profile,
+                  defaults=data.get("defaults") or {}, remote=data.get("remote"),
+                  require_signed_tags=bool(data.get("require_signed_tags", False)))

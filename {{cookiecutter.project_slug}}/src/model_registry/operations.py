@@ -1,0 +1,542 @@
+"""What the registry does: each operation takes plain arguments and returns plain data.
+
+The CLI prints these results; CI scripts and tests call them directly. Every operation checks
+all of its input before it changes anything, and writes in the order that keeps data safe:
+artifact to the DVC remote first, commit and tag second, git push last.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import subprocess
+import tempfile
+from contextlib import contextmanager
+from datetime import datetime, timezone
+
+from . import cards, config, storage, yamlio
+from .errors import InputError, NotFoundError, RegistryError
+from .gitrepo import Git
+from .tags import (ASSIGN, DEPRECATE, DEREGISTER, REGISTER, UNASSIGN, ModelState, VersionState,
+                   assign_tag, bump, check_name, check_version, deprecate_tag, deregister_tag,
+                   model_names, next_counter, parse_ref, register_tag, resolve_model,
+                   unassign_tag)
+
+DVC_YAML = "dvc.yaml"
+ORIGIN = "origin"
+_RESERVED = {cards.CARD_FILE, ".gitignore"}
+
+
+def _iso(ts: int) -> str:
+    return datetime.fromtimestamp(ts, timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+class Registry:
+    """A registry repository: a git work tree with registry.yaml, dvc.yaml and models/."""
+
+    def __init__(self, git: Git):
+        self.git = git
+        self.root = git.root
+        self._config: config.Config | None = None
+
+    @classmethod
+    def open(cls, path: str = ".") -> "Registry":
+        return cls(Git.discover(path))
+
+    @property
+    def config(self) -> config.Config:
+        if self._config is None:
+            self._config = config.load(self.root)
+        return self._config
+
+    # ================================================================ reading
+
+    def model(self, name: str) -> ModelState:
+        check_name(name)
+        events, _ = self.git.tags(name)
+        return resolve_model(name, events)
+
+    def _locate(self, ref: str) -> tuple[ModelState, VersionState]:
+        wanted = parse_ref(ref)
+        state = self.model(wanted.model)
+        name = wanted.model
+        if not state.events:
+            raise NotFoundError(f"no model named {name!r} in this registry: "
+                                "see `registry list` for the models there are")
+        if state.deprecated:
+            raise NotFoundError(f"model {name!r} is deprecated: register a new version to "
+                                "revive it, or see `registry history` for its past")
+        found: VersionState | None
+        if wanted.tag:
+            event = next((e for e in state.events if e.tag == wanted.tag), None)
+            if event is None or event.action not in (REGISTER, ASSIGN, UNASSIGN):
+                raise NotFoundError(f"tag {wanted.tag!r} does not name a version: use "
+                                    f"{name}@vX.Y.Z or {name}#STAGE")
+            found = next((v for v in state.active_versions if v.commit == event.commit and
+                          (event.action != REGISTER or v.tag == event.tag)), None)
+        elif wanted.version:
+            found = state.find_version(wanted.version)
+            if found is None:
+                raise NotFoundError(f"{name} has no active version {wanted.version}: see "
+                                    f"`registry history {name}`")
+        elif wanted.stage:
+            found = state.stages.get(wanted.stage)
+            if found is None:
+                raise NotFoundError(f"no version of {name} is in stage {wanted.stage!r}: "
+                                    f"promote one with `registry promote {name} VERSION "
+                                    f"{wanted.stage}`")
+        else:
+            found = state.latest
+        if found is None:
+            raise NotFoundError(f"{ref!r} names no active version: see `registry history {name}`")
+        return state, found
+
+    def _artifact(self, version: VersionState) -> storage.Pointer:
+        """The DVC pointer of a version, read from git at its commit."""
+        entry_path = self._artifact_entry(version.model, version.commit)
+        if entry_path is None:
+            raise RegistryError(f"{version.model} {version.version} has no entry in {DVC_YAML} "
+                                f"at {version.commit[:12]}: the registry is damaged; run "
+                                "`registry check`")
+        data = self.git.read(version.commit, entry_path + ".dvc")
+        if data is None:
+            raise RegistryError(f"{entry_path}.dvc is missing at {version.commit[:12]}: the "
+                                "registry is damaged; run `registry check`")
+        pointer = storage.read_pointer(data, f"{entry_path}.dvc")
+        pointer.path = entry_path
+        return pointer
+
+    def _artifact_entry(self, model: str, rev: str | None) -> str | None:
+        """The artifact path dvc.yaml gives for `model` at `rev` (None: the work tree)."""
+        if rev is None:
+            path = os.path.join(self.root, DVC_YAML)
+            data = open(path, "rb").read() if os.path.exists(path) else None
+        else:
+            data = self.git.read(rev, DVC_YAML)
+        doc = yamlio.load(data, DVC_YAML) if data else None
+        entry = ((doc or {}).get("artifacts") or {}).get(model) if isinstance(doc, dict) else None
+        path = entry.get("path") if isinstance(entry, dict) else None
+        return path if isinstance(path, str) else None
+
+    def _describe(self, state: ModelState, version: VersionState, stage: str | None = None,
+                  ) -> dict:
+        pointer = self._artifact(version)
+        artifact = {"path": pointer.path, "md5": pointer.md5, "size": pointer.size}
+        if pointer.nfiles is not None:
+            artifact["nfiles"] = pointer.nfiles
+        reg = version.registration
+        return {
+            "name": version.model,
+            "version": version.version,
+            "tag": version.tag,
+            "commit": version.commit,
+            "stage": stage,
+            "stages": state.stages_of(version),
+            "registered_at": _iso(reg.time),
+            "registered_by": reg.tagger,
+            "artifact": artifact,
+            "card": cards.card_path(version.model),
+        }
+
+    def resolve(self, ref: str) -> dict:
+        state, version = self._locate(ref)
+        return self._describe(state, version, parse_ref(ref).stage)
+
+    def show(self, ref: str) -> dict:
+        state, version = self._locate(ref)
+        result = self._describe(state, version, parse_ref(ref).stage)
+        data = self.git.read(version.commit, result["card"])
+        if data is None:
+            raise NotFoundError(f"{version.model} {version.version} has no card: add "
+                                f"{result['card']} and register a new version")
+        result["text"] = data.decode("utf-8", errors="replace")
+        return result
+
+    def list(self) -> list[dict]:
+        events, _ = self.git.tags()
+        models = []
+        for name in model_names(events):
+            state = resolve_model(name, events)
+            latest = state.latest
+            models.append({
+                "name": name,
+                "latest": latest.version if latest else None,
+                "stages": {s: v.version for s, v in sorted(state.stages.items())},
+                "versions": [v.version for v in state.active_versions],
+                "deprecated": state.deprecated,
+            })
+        return models
+
+    def history(self, name: str | None = None) -> list[dict]:
+        events, _ = self.git.tags(name)
+        rows = []
+        for model in model_names(events):
+            state = resolve_model(model, events)
+            at_commit = {v.commit: v.version for v in state.versions if v.registration}
+            for e in state.events:
+                rows.append({
+                    "tag": e.tag, "name": e.model, "event": e.action,
+                    "version": e.version or at_commit.get(e.commit), "stage": e.stage,
+                    "commit": e.commit, "tagger": e.tagger, "tagger_email": e.tagger_email,
+                    "date": _iso(e.time), "message": e.message, "_order": e.order,
+                })
+        rows.sort(key=lambda r: r.pop("_order"), reverse=True)
+        return rows
+
+    # ================================================================ retrieval
+
+    def get(self, ref: str, output: str | None = None, force: bool = False) -> dict:
+        state, version = self._locate(ref)
+        info = self._describe(state, version, parse_ref(ref).stage)
+        pointer = self._artifact(version)
+        dest = output or os.path.basename(pointer.path)
+        _check_output(dest, force)
+        got = storage.fetch(self.root, version.commit, pointer, dest, force)
+        info.update(output=os.path.abspath(dest), sha256=got.sha256)
+        return info
+
+    # ================================================================ writing
+
+    def register(self, name: str, path: str | None = None, *, version: str | None = None,
+                 bump_part: str | None = None, message: str | None = None,
+                 metrics: str | None = None, push: bool = False, sign: bool = False,
+                 tag: bool = True) -> dict:
+        check_name(name)
+        if version and bump_part:
+            raise InputError("give either --version or --bump, not both")
+        cfg = self.config
+        state = self.model(name)
+        previous = state.active_versions[0] if state.active_versions else None
+        if version:
+            check_version(version)
+        else:
+            version = bump(previous.version if previous else None, bump_part or "patch")
+        taken = [v for v in state.versions if v.version == version]
+        if taken or self.git.tag_exists(register_tag(name, version)):
+            where = f" at {taken[0].commit[:12]}" if taken else ""
+            raise InputError(f"{name} {version} is already registered{where}: pick another "
+                             "version or use --bump")
+        model_dir = f"models/{name}"
+        source = self._artifact_source(name, model_dir, path)
+        dest = f"{model_dir}/{os.path.basename(source.rstrip('/'))}"
+        metric_values = _read_metrics(metrics) if metrics else None
+        card_file = os.path.join(self.root, cards.card_path(name))
+        if os.path.exists(card_file):
+            front, body = cards.split(_read_text(card_file), cards.card_path(name))
+        else:
+            front, body = cards.new_card(name, cfg.defaults)
+        self.git.identity_time()  # fail now, not after the commit, if git has no identity
+        branch = self._check_push_target() if push else None
+
+        old_entry = self._artifact_entry(name, None)
+        touched = [cards.card_path(name), DVC_YAML, f"{model_dir}/.gitignore", dest + ".dvc"]
+        if old_entry and old_entry != dest:
+            touched.append(old_entry + ".dvc")
+        copying = os.path.abspath(source) != os.path.abspath(os.path.join(self.root, dest))
+        with _rollback(self.git, touched, dest if copying else None):
+            if old_entry and old_entry != dest and os.path.exists(
+                    os.path.join(self.root, old_entry + ".dvc")):
+                storage.remove(self.root, old_entry + ".dvc")
+            self._place(source, dest)
+            storage.add(self.root, dest)
+            pointer = storage.read_pointer(
+                open(os.path.join(self.root, dest + ".dvc"), "rb").read(), dest + ".dvc")
+            digest = storage.digest(os.path.join(self.root, dest))
+            if digest.md5 != pointer.md5:
+                raise RegistryError(f"{dest} changed while it was being registered: re-run")
+            front["registry"] = {
+                "name": name,
+                "version": version,
+                "previous_version": previous.version if previous else None,
+                "artifact": {"path": dest, **digest.as_dict()},
+                **({"lineage": front["registry"]["lineage"]}
+                   if isinstance(front.get("registry"), dict) and "lineage" in front["registry"]
+                   else {}),
+            }
+            if metric_values is not None:
+                cards.set_metrics(front, name, metric_values)
+            _write_text(card_file, cards.join(front, body))
+            self._set_dvc_entry(name, dest, front)
+            if push:
+                storage.push(self.root, [dest + ".dvc"], cfg.remote)
+            commit = self.git.commit(touched, message or f"Register {name} {version}")
+
+        tag_name = register_tag(name, version)
+        result = {"name": name, "version": version, "previous_version": front["registry"][
+            "previous_version"], "commit": commit, "tag": None, "pushed": False,
+            "artifact": front["registry"]["artifact"], "card": cards.card_path(name)}
+        if tag:
+            self.git.create_tag(tag_name, commit, message or f"Register {name} {version}",
+                                self._stamp(state), sign)
+            result["tag"] = tag_name
+        if push:
+            self._push([f"HEAD:refs/heads/{branch}"] + ([f"refs/tags/{tag_name}"] if tag else []),
+                       tag_name if tag else None)
+            result["pushed"] = True
+        return result
+
+    def promote(self, name: str, version: str, stage: str, *, message: str | None = None,
+                push: bool = False, sign: bool = False) -> dict:
+        check_name(name)
+        check_version(version)
+        self.config.check_stage(stage)
+        state, target = self._locate(f"{name}@{version}")
+        held = state.stages_of(target)
+        if stage in held:
+            return {"name": name, "version": version, "stage": stage, "tag": None,
+                    "commit": target.commit, "pushed": False, "changed": False}
+        required = self.config.promotion.get(stage) or []
+        if required and not set(required) & set(held):
+            raise InputError(f"{name} {version} must be in {' or '.join(required)} before "
+                             f"{stage}: promote it there first")
+        return self._stage_tag(state, target, stage, ASSIGN, message, push, sign)
+
+    def demote(self, name: str, stage: str, *, message: str | None = None, push: bool = False,
+               sign: bool = False) -> dict:
+        check_name(name)
+        check_name(stage, "stage")
+        state = self.model(name)
+        target = state.stages.get(stage)
+        if target is None:
+            raise NotFoundError(f"no version of {name} is in stage {stage!r}: nothing to demote")
+        return self._stage_tag(state, target, stage, UNASSIGN, message, push, sign)
+
+    def deregister(self, name: str, version: str, *, message: str | None = None,
+                   push: bool = False, sign: bool = False) -> dict:
+        check_name(name)
+        check_version(version)
+        state, target = self._locate(f"{name}@{version}")
+        tag_name = deregister_tag(name, version)
+        return self._write_tag(state, tag_name, target.commit, DEREGISTER,
+                               message or f"Deregister {name} {version}", push, sign,
+                               version=version)
+
+    def deprecate(self, name: str, *, message: str | None = None, push: bool = False,
+                  sign: bool = False) -> dict:
+        check_name(name)
+        state = self.model(name)
+        if not state.events:
+            raise NotFoundError(f"no model named {name!r} in this registry: see `registry list`")
+        if state.deprecated:
+            raise InputError(f"{name} is already deprecated: nothing to do")
+        _, names = self.git.tags(name)
+        tag_name = deprecate_tag(name)
+        if tag_name in names:
+            tag_name = f"{tag_name}#{next_counter(name, names)}"
+        head = self.git.head()
+        return self._write_tag(state, tag_name, head, DEPRECATE,
+                               message or f"Deprecate {name}", push, sign)
+
+    # ---------------------------------------------------------------- writing helpers
+
+    def _stage_tag(self, state, target, stage, action, message, push, sign) -> dict:
+        _, names = self.git.tags(state.name)
+        counter = next_counter(state.name, names)
+        make = assign_tag if action == ASSIGN else unassign_tag
+        verb = "Promote" if action == ASSIGN else "Demote"
+        default = f"{verb} {state.name} {target.version} {'to' if action == ASSIGN else 'from'} {stage}"
+        result = self._write_tag(state, make(state.name, stage, counter), target.commit, action,
+                                 message or default, push, sign, version=target.version)
+        result.update(stage=stage, changed=True)
+        return result
+
+    def _write_tag(self, state, tag_name, commit, action, message, push, sign,
+                   version=None) -> dict:
+        when = self._stamp(state)
+        if push:
+            self._check_push_target()
+        self.git.create_tag(tag_name, commit, message, when, sign)
+        if push:
+            self._push([f"refs/tags/{tag_name}"], tag_name)
+        return {"name": state.name, "version": version, "event": action, "tag": tag_name,
+                "commit": commit, "pushed": push}
+
+    def _stamp(self, state: ModelState) -> tuple[int, str]:
+        """The tag time: now, but always after the model's newest tag.
+
+        Events are ordered by their one-second tag times; keeping each model's tags strictly
+        increasing means gto and this helper never have to break a tie on what we write.
+        """
+        now, zone = self.git.identity_time()
+        newest = max((e.time for e in state.events), default=0)
+        return max(now, newest + 1), zone
+
+    def _check_push_target(self) -> str:
+        if ORIGIN not in self.git.remotes():
+            raise InputError(f"no git remote named {ORIGIN}: add one with "
+                             f"`git remote add {ORIGIN} URL` or drop --push")
+        return self.git.branch()
+
+    def _push(self, refspecs: list[str], tag_name: str | None) -> None:
+        proc = self.git.push(ORIGIN, refspecs)
+        if proc.returncode == 0:
+            return
+        if tag_name:
+            self.git.delete_tag(tag_name)
+            there = self.git.remote_tag_commit(ORIGIN, tag_name)
+            if there:
+                raise RegistryError(f"{tag_name} already exists on {ORIGIN} at {there[:12]}: "
+                                    "someone else took it; run `git fetch --tags` and try again "
+                                    "with the next version or counter (local tag removed)")
+        reason = (proc.stderr.strip().splitlines() or ["rejected"])[-1]
+        raise RegistryError(f"git push to {ORIGIN} failed ({reason}): run `git pull --rebase` "
+                            "and try again" + (" (local tag removed)" if tag_name else ""))
+
+    def _artifact_source(self, name: str, model_dir: str, path: str | None) -> str:
+        if path is None:
+            entry = self._artifact_entry(name, None)
+            if entry is None or not os.path.exists(os.path.join(self.root, entry)):
+                raise InputError(f"no artifact given for {name}: pass the file or directory to "
+                                 "register, e.g. `registry register NAME model.pkl`")
+            return os.path.join(self.root, entry)
+        if os.path.islink(path):
+            raise InputError(f"{path} is a symbolic link: register the file it points to")
+        if not os.path.exists(path):
+            raise InputError(f"{path} does not exist: pass the model file or directory")
+        real = os.path.realpath(path)
+        inside = os.path.realpath(os.path.join(self.root, model_dir))
+        if real.startswith(os.path.realpath(self.root) + os.sep) and not (
+                real == inside or real.startswith(inside + os.sep)):
+            raise InputError(f"{path} is inside the registry but not under {model_dir}/: move it "
+                             "out of the repository or into that folder")
+        base = os.path.basename(real)
+        if base in _RESERVED or base.endswith(".dvc"):
+            raise InputError(f"an artifact may not be named {base!r}: rename it")
+        return real
+
+    def _place(self, source: str, dest: str) -> None:
+        """Copy the artifact into models/NAME/ (a temporary name first, then a rename)."""
+        target = os.path.join(self.root, dest)
+        if os.path.abspath(source) == os.path.abspath(target):
+            return
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        tmp = target + ".registry-tmp"
+        _remove(tmp)
+        if os.path.isdir(source):
+            shutil.copytree(source, tmp, symlinks=False)
+        else:
+            shutil.copyfile(source, tmp)
+        _remove(target)
+        os.replace(tmp, target)
+
+    def _set_dvc_entry(self, name: str, dest: str, front: dict) -> None:
+        path = os.path.join(self.root, DVC_YAML)
+        doc = yamlio.load(open(path, "rb").read(), DVC_YAML) if os.path.exists(path) else None
+        doc = doc if isinstance(doc, dict) else {}
+        artifacts = doc.get("artifacts") or {}
+        entry = {"path": dest, "type": "model"}
+        description = (front.get("eu_ai_act") or {}).get("intended_purpose")
+        if description:
+            entry["desc"] = str(description)
+        if front.get("tags"):
+            entry["labels"] = [str(t) for t in front["tags"]]
+        artifacts[name] = entry
+        doc["artifacts"] = dict(sorted(artifacts.items()))
+        _write_text(path, yamlio.dump(doc))
+
+
+# ==================================================================== retrieval without a clone
+
+
+def get_from_url(url: str, ref: str, output: str | None = None, force: bool = False) -> dict:
+    """`registry get --repo URL`: resolve and fetch from a registry you have not cloned."""
+    with tempfile.TemporaryDirectory(prefix="registry-clone-") as tmp:
+        proc = subprocess.run(["git", "clone", "--quiet", "--no-checkout", url, tmp],
+                              capture_output=True, text=True)
+        if proc.returncode != 0:
+            reason = (proc.stderr.strip().splitlines() or ["failed"])[-1]
+            raise RegistryError(f"could not clone {url} ({reason}): check the URL and your "
+                                "access to it")
+        return Registry(Git(tmp)).get(ref, output or None, force)
+
+
+# ==================================================================== small helpers
+
+
+def _check_output(dest: str, force: bool) -> None:
+    parent = os.path.dirname(os.path.abspath(dest))
+    if not os.path.isdir(parent):
+        raise InputError(f"folder {parent} does not exist: create it or choose another -o")
+    if os.path.lexists(dest) and not force:
+        raise InputError(f"{dest} exists: pass --force to overwrite it")
+
+
+def _read_metrics(path: str) -> dict[str, float]:
+    try:
+        with open(path, "rb") as f:
+            data = json.load(f)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot read metrics from {path} ({exc}): give a JSON object of "
+                         'name: number, e.g. {"accuracy": 0.93}') from None
+    flat: dict[str, float] = {}
+
+    def walk(prefix: str, value) -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                walk(f"{prefix}.{k}" if prefix else str(k), v)
+        elif isinstance(value, (int, float)) and not isinstance(value, bool) and \
+                math.isfinite(value):
+            flat[prefix] = value
+        else:
+            raise InputError(f"metric {prefix!r} in {path} is not a finite number: fix the file")
+
+    if not isinstance(data, dict) or not data:
+        raise InputError(f"{path} must hold a JSON object of metrics, e.g. {{\"accuracy\": 0.93}}")
+    walk("", data)
+    return flat
+
+
+def _read_text(path: str) -> str:
+    try:
+        return open(path, encoding="utf-8").read()
+    except UnicodeDecodeError:
+        raise InputError(f"{path} is not valid UTF-8: save it as UTF-8") from None
+
+
+def _write_text(path: str, text: str) -> None:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = path + ".registry-tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def _remove(path: str) -> None:
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path)
+    elif os.path.lexists(path):
+        os.remove(path)
+
+
+@contextmanager
+def _rollback(git: Git, files: list[str], artifact: str | None):
+    """Undo the block's changes if it fails: `files` (small, text) and the index entries are put
+    back, and `artifact` (the copy being registered) is replaced by what was there before."""
+    saved = {}
+    for rel in files:
+        full = os.path.join(git.root, rel)
+        saved[full] = open(full, "rb").read() if os.path.isfile(full) else None
+    target = os.path.join(git.root, artifact) if artifact else None
+    backup = target + ".registry-old" if target else None
+    if target and os.path.lexists(target):
+        _remove(backup)
+        os.replace(target, backup)
+    try:
+        yield
+    except BaseException:
+        git.run("reset", "--quiet", "--", *files, check=False)
+        for full, data in saved.items():
+            if data is None:
+                _remove(full)
+            else:
+                with open(full, "wb") as f:
+                    f.write(data)
+        if target:
+            _remove(target)
+            if os.path.lexists(backup):
+                os.replace(backup, target)
+        raise
+    if backup:
+        _remove(backup)

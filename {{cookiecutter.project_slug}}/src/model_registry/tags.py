@@ -1,0 +1,332 @@
+"""The tag grammar (GTO's) and how a set of tags resolves to versions and stages.
+
+This module is the single source of truth for both. It is pure: it parses names and orders
+events, and never runs git, so it is cheap to import on the read path and easy to test.
+
+Resolution follows `gto show` with its defaults, including its tie-breaks, so that the helper,
+`gto` and `dvc artifacts get` give one answer on any registry:
+- events are ordered by tagger time, ties by tag name (the order gto indexes them in);
+- a version is active while it has a registration and no deregistration at least as new;
+- latest is the highest SemVer among active versions;
+- a stage belongs to the active version whose newest assignment to it is the newest not undone
+  (on equal times, the version registered first);
+- a model is deprecated while a deprecation is strictly newer than all its other events.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from .errors import InputError
+
+NAME_PATTERN = r"[a-zA-Z0-9]([a-zA-Z0-9-/_]*[a-zA-Z0-9])?"
+SEMVER_PATTERN = (
+    r"(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
+    r"(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
+    r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?"
+)
+VERSION_PATTERN = "v" + SEMVER_PATTERN
+
+REGISTER = "register"
+DEREGISTER = "deregister"
+ASSIGN = "assign"
+UNASSIGN = "unassign"
+DEPRECATE = "deprecate"
+CREATE = "create"
+
+_NAME_RE = re.compile(f"^{NAME_PATTERN}$")
+_VERSION_RE = re.compile(f"^{VERSION_PATTERN}$")
+_TAG_RE = re.compile(
+    rf"^(?P<name>{NAME_PATTERN})"
+    rf"(?:(?:#(?P<stage>{NAME_PATTERN})|@(?P<version>{VERSION_PATTERN}))(?P<undo>!?)"
+    r"|@(?P<special>deprecated|created))"
+    r"(?:#(?P<counter>[0-9]+))?$"
+)
+_NAME_HINT = (
+    "use letters, digits, '-', '_' and '/', starting and ending with a letter or digit"
+)
+
+
+# ---------------------------------------------------------------- names and versions
+
+
+def is_valid_name(value: str) -> bool:
+    return bool(_NAME_RE.match(value))
+
+
+def check_name(value: str, what: str = "model name") -> str:
+    if not is_valid_name(value):
+        raise InputError(f"invalid {what} {value!r}: {_NAME_HINT}")
+    return value
+
+
+def check_version(value: str) -> str:
+    if not _VERSION_RE.match(value):
+        raise InputError(
+            f"invalid version {value!r}: use SemVer with a lower-case 'v', e.g. v1.4.0"
+        )
+    return value
+
+
+def semver_key(version: str) -> tuple:
+    """Precedence key of SemVer 2.0.0 (build metadata ignored, prereleases lower)."""
+    match = _VERSION_RE.match(version)
+    if not match:
+        raise InputError(f"invalid version {version!r}: use SemVer, e.g. v1.4.0")
+    major, minor, patch, pre = int(match[1]), int(match[2]), int(match[3]), match[4]
+    if pre is None:
+        return (major, minor, patch, 1, ())
+    ids = tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in pre.split("."))
+    return (major, minor, patch, 0, ids)
+
+
+def bump(version: str | None, part: str) -> str:
+    """The next version after `version` (None: the model has none yet)."""
+    if version is None:
+        return {"major": "v1.0.0", "minor": "v0.1.0", "patch": "v0.0.1"}[part]
+    major, minor, patch = semver_key(version)[:3]
+    if part == "major":
+        return f"v{major + 1}.0.0"
+    if part == "minor":
+        return f"v{major}.{minor + 1}.0"
+    return f"v{major}.{minor}.{patch + 1}"
+
+
+# ---------------------------------------------------------------- tag names
+
+
+@dataclass(frozen=True)
+class TagName:
+    model: str
+    action: str
+    version: str | None = None
+    stage: str | None = None
+    counter: int | None = None
+
+
+def parse_tag_name(tag: str) -> TagName | None:
+    """The meaning of a tag name, or None for a tag that is not the registry's."""
+    match = _TAG_RE.match(tag)
+    if not match:
+        return None
+    counter = int(match["counter"]) if match["counter"] else None
+    undo = match["undo"] == "!"
+    if match["version"]:
+        action = DEREGISTER if undo else REGISTER
+    elif match["stage"]:
+        action = UNASSIGN if undo else ASSIGN
+    else:
+        action = DEPRECATE if match["special"] == "deprecated" else CREATE
+    return TagName(match["name"], action, match["version"], match["stage"], counter)
+
+
+def register_tag(model: str, version: str) -> str:
+    return f"{model}@{version}"
+
+
+def deregister_tag(model: str, version: str) -> str:
+    return f"{model}@{version}!"
+
+
+def assign_tag(model: str, stage: str, counter: int) -> str:
+    return f"{model}#{stage}#{counter}"
+
+
+def unassign_tag(model: str, stage: str, counter: int) -> str:
+    return f"{model}#{stage}!#{counter}"
+
+
+def deprecate_tag(model: str) -> str:
+    return f"{model}@deprecated"
+
+
+def next_counter(model: str, tag_names) -> int:
+    """Stage tags carry a per-model counter: one more than the highest in use (as gto does)."""
+    highest = 0
+    for name in tag_names:
+        parsed = parse_tag_name(name)
+        if parsed and parsed.model == model and parsed.counter:
+            highest = max(highest, parsed.counter)
+    return highest + 1
+
+
+# ---------------------------------------------------------------- refs
+
+
+@dataclass(frozen=True)
+class Ref:
+    """What a user asked for: a model plus at most one of version, stage or tag."""
+
+    model: str
+    version: str | None = None
+    stage: str | None = None
+    tag: str | None = None
+
+    @property
+    def latest(self) -> bool:
+        return not (self.version or self.stage or self.tag)
+
+
+def parse_ref(ref: str) -> Ref:
+    """`NAME`, `NAME@latest`, `NAME@greatest`, `NAME@vX.Y.Z`, `NAME#STAGE` or a full tag."""
+    if is_valid_name(ref):
+        return Ref(ref)
+    parsed = parse_tag_name(ref)
+    if parsed and (parsed.counter is not None or ref.endswith("!") or parsed.action == DEPRECATE):
+        return Ref(parsed.model, tag=ref)
+    cut = min((i for i in (ref.find("@"), ref.find("#")) if i > 0), default=-1)
+    model, sep, rest = ref[:cut], ref[cut:cut + 1], ref[cut + 1:]
+    if cut > 0 and is_valid_name(model):
+        if sep == "@" and rest in ("latest", "greatest"):
+            return Ref(model)
+        if sep == "@" and _VERSION_RE.match(rest):
+            return Ref(model, version=rest)
+        if sep == "#" and is_valid_name(rest):
+            return Ref(model, stage=rest)
+    raise InputError(
+        f"invalid ref {ref!r}: use NAME, NAME@latest, NAME@v1.2.3, NAME#STAGE or a full tag"
+    )
+
+
+# ---------------------------------------------------------------- events and resolution
+
+
+@dataclass
+class Event:
+    """One annotated registry tag, as git reports it."""
+
+    tag: str
+    model: str
+    action: str
+    commit: str
+    time: int
+    tagger: str = ""
+    tagger_email: str = ""
+    message: str = ""
+    version: str | None = None
+    stage: str | None = None
+    counter: int | None = None
+    commit_time: int = 0
+
+    @property
+    def order(self) -> tuple:
+        return (self.time, self.tag)
+
+
+def make_event(tag: str, commit: str, time: int, **fields) -> Event | None:
+    """An Event for a registry tag name, or None for any other tag."""
+    parsed = parse_tag_name(tag)
+    if parsed is None:
+        return None
+    return Event(tag, parsed.model, parsed.action, commit, time, version=parsed.version,
+                 stage=parsed.stage, counter=parsed.counter, **fields)
+
+
+@dataclass
+class VersionState:
+    model: str
+    version: str
+    commit: str
+    index: int
+    registration: Event | None = None
+    deregistration: Event | None = None
+    stage_events: dict[str, list[Event]] = field(default_factory=dict)
+
+    @property
+    def active(self) -> bool:
+        if self.registration is None:
+            return False
+        return self.deregistration is None or self.deregistration.time < self.registration.time
+
+    @property
+    def tag(self) -> str | None:
+        return self.registration.tag if self.registration else None
+
+    def stage_assigned_at(self, stage: str) -> int | None:
+        """When `stage` was last assigned to this version, or None if it does not hold it."""
+        events = self.stage_events.get(stage, [])
+        assigned = [e.time for e in events if e.action == ASSIGN]
+        undone = [e.time for e in events if e.action == UNASSIGN]
+        if not assigned or (undone and max(undone) >= max(assigned)):
+            return None
+        return max(assigned)
+
+
+@dataclass
+class ModelState:
+    name: str
+    versions: list[VersionState]
+    stages: dict[str, VersionState]
+    deprecated: bool
+    events: list[Event]
+
+    @property
+    def active_versions(self) -> list[VersionState]:
+        return sorted((v for v in self.versions if v.active),
+                      key=lambda v: (semver_key(v.version), v.index), reverse=True)
+
+    @property
+    def latest(self) -> VersionState | None:
+        active = self.active_versions
+        return active[0] if active and not self.deprecated else None
+
+    def find_version(self, version: str) -> VersionState | None:
+        if self.deprecated:
+            return None
+        for v in self.active_versions:
+            if v.version == version:
+                return v
+        return None
+
+    def stages_of(self, version: VersionState) -> list[str]:
+        return sorted(s for s, v in self.stages.items() if v is version)
+
+
+def resolve_model(name: str, events: list[Event]) -> ModelState:
+    """The state of one model from its annotated tags (any order; others are ignored)."""
+    mine = sorted((e for e in events if e.model == name and e.action != CREATE),
+                  key=lambda e: e.order)
+    versions: dict[tuple[str, str], VersionState] = {}
+    for e in mine:
+        if e.action in (REGISTER, DEREGISTER):
+            key = (e.version, e.commit)
+            v = versions.setdefault(key, VersionState(name, e.version, e.commit, len(versions)))
+            if e.action == REGISTER:
+                v.registration = e
+            else:
+                v.deregistration = e
+
+    registered_at: dict[str, VersionState] = {}
+    for v in versions.values():
+        if v.registration and (v.commit not in registered_at or
+                               semver_key(v.version) > semver_key(registered_at[v.commit].version)):
+            registered_at[v.commit] = v
+    for e in mine:
+        if e.action in (ASSIGN, UNASSIGN) and e.commit in registered_at:
+            registered_at[e.commit].stage_events.setdefault(e.stage, []).append(e)
+
+    stages: dict[str, VersionState] = {}
+    best: dict[str, tuple] = {}
+    for v in versions.values():
+        if not v.active:
+            continue
+        for stage in v.stage_events:
+            when = v.stage_assigned_at(stage)
+            if when is None:
+                continue
+            key = (when, -v.registration.time, -v.index)
+            if stage not in best or key > best[stage]:
+                best[stage], stages[stage] = key, v
+
+    others = [e.time for e in mine if e.action != DEPRECATE]
+    others += [e.commit_time for e in mine if e.action in (REGISTER, DEREGISTER)]
+    deprecations = [e.time for e in mine if e.action == DEPRECATE]
+    deprecated = bool(deprecations) and max(deprecations) > max(others, default=-1)
+    if deprecated:
+        stages = {}
+    return ModelState(name, list(versions.values()), stages, deprecated, mine)
+
+
+def model_names(events: list[Event]) -> list[str]:
+    return sorted({e.model for e in events if e.action != CREATE})
