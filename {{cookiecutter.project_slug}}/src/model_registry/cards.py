@@ -35,26 +35,49 @@ def split(text: str, source: str) -> tuple[dict, str]:
     return front, "".join(lines[end + 1:])
 
 
-def join(front: dict, body: str) -> str:
-    return f"{_FENCE}\n{yamlio.dump(front)}{_FENCE}\n{body}"
+def update(text: str, source: str, changes: dict) -> str:
+    """The card with top-level front-matter keys set to new values, all else kept as written.
+
+    People write cards, with comments and an order that mean something to them, so only the
+    lines of the changed keys are rewritten. Should the result not read back as intended
+    (unusual YAML layout), the whole front matter is rewritten instead.
+    """
+    front, body = split(text, source)
+    lines = text.splitlines(keepends=True)
+    end = next(i for i in range(1, len(lines)) if lines[i].rstrip() == _FENCE)
+    head = lines[1:end]
+    for key, value in changes.items():
+        block = yamlio.dump({key: value}).splitlines(keepends=True)
+        start = next((i for i, l in enumerate(head) if l.startswith(f"{key}:")), None)
+        if start is None:
+            head += block
+            continue
+        stop = start + 1
+        while stop < len(head) and (head[stop][:1] in (" ", "\t", "-") or not head[stop].strip()):
+            stop += 1
+        while stop > start + 1 and not head[stop - 1].strip():
+            stop -= 1
+        head[start:stop] = block
+    result = "".join([lines[0], *head, lines[end], *lines[end + 1:]])
+    if split(result, source)[0] != {**front, **changes}:
+        result = f"{_FENCE}\n{yamlio.dump({**front, **changes})}{_FENCE}\n{body}"
+    return result
 
 
-def new_card(model: str, defaults: dict) -> tuple[dict, str]:
-    """The card a model gets on its first registration, with this registry's defaults."""
+def new_card(model: str, defaults: dict) -> str:
+    """The text of the card a model gets on its first registration, with the registry defaults."""
     template = resources.files(__package__).joinpath("card_template.md").read_text("utf-8")
-    front, body = split(template, "card template")
-    for key in ("license", "owner"):
-        if defaults.get(key):
-            front[key] = defaults[key]
-    return front, body.replace("MODEL_NAME", model)
+    text = template.replace("MODEL_NAME", model)
+    return update(text, "card template",
+                  {k: defaults[k] for k in ("license", "owner") if defaults.get(k)})
 
 
-def set_metrics(front: dict, model: str, metrics: dict[str, float]) -> None:
-    """Record evaluation results as Hugging Face `model-index` entries."""
+def model_index(front: dict, model: str, metrics: dict[str, float]) -> list:
+    """Evaluation results as a Hugging Face `model-index` value."""
     task = {"type": front.get("pipeline_tag") or "other"}
     datasets = front.get("datasets") or ["unspecified"]
     dataset = {"name": str(datasets[0]), "type": str(datasets[0])}
-    front["model-index"] = [{
+    return [{
         "name": model,
         "results": [{
             "task": task,

@@ -223,10 +223,9 @@ class Registry:
         dest = f"{model_dir}/{os.path.basename(source.rstrip('/'))}"
         metric_values = _read_metrics(metrics) if metrics else None
         card_file = os.path.join(self.root, cards.card_path(name))
-        if os.path.exists(card_file):
-            front, body = cards.split(_read_text(card_file), cards.card_path(name))
-        else:
-            front, body = cards.new_card(name, cfg.defaults)
+        card_text = (_read_text(card_file) if os.path.exists(card_file)
+                     else cards.new_card(name, cfg.defaults))
+        front, _ = cards.split(card_text, cards.card_path(name))
         self.git.identity_time()  # fail now, not after the commit, if git has no identity
         branch = self._check_push_target() if push else None
 
@@ -246,7 +245,7 @@ class Registry:
             digest = storage.digest(os.path.join(self.root, dest))
             if digest.md5 != pointer.md5:
                 raise RegistryError(f"{dest} changed while it was being registered: re-run")
-            front["registry"] = {
+            changes = {"registry": {
                 "name": name,
                 "version": version,
                 "previous_version": previous.version if previous else None,
@@ -254,19 +253,20 @@ class Registry:
                 **({"lineage": front["registry"]["lineage"]}
                    if isinstance(front.get("registry"), dict) and "lineage" in front["registry"]
                    else {}),
-            }
+            }}
             if metric_values is not None:
-                cards.set_metrics(front, name, metric_values)
-            _write_text(card_file, cards.join(front, body))
+                changes["model-index"] = cards.model_index(front, name, metric_values)
+            _write_text(card_file, cards.update(card_text, cards.card_path(name), changes))
             self._set_dvc_entry(name, dest, front)
             if push:
                 storage.push(self.root, [dest + ".dvc"], cfg.remote)
             commit = self.git.commit(touched, message or f"Register {name} {version}")
 
         tag_name = register_tag(name, version)
-        result = {"name": name, "version": version, "previous_version": front["registry"][
-            "previous_version"], "commit": commit, "tag": None, "pushed": False,
-            "artifact": front["registry"]["artifact"], "card": cards.card_path(name)}
+        block = changes["registry"]
+        result = {"name": name, "version": version, "previous_version": block["previous_version"],
+                  "commit": commit, "tag": None, "pushed": False, "artifact": block["artifact"],
+                  "card": cards.card_path(name)}
         if tag:
             self.git.create_tag(tag_name, commit, message or f"Register {name} {version}",
                                 self._stamp(state), sign)
