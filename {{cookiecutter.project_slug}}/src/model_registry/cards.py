@@ -3,13 +3,22 @@ block this helper fills and an `eu_ai_act:` block people fill) and a Markdown bo
 
 from __future__ import annotations
 
+import json
+import os
+import posixpath
+from dataclasses import dataclass
+from functools import lru_cache
 from importlib import resources
 
 from . import yamlio
 from .errors import InputError
 
 CARD_FILE = "card.md"
+SCHEMA_FILE = "card.schema.json"
 _FENCE = "---"
+# eu_ai_act fields a `standard` card starts with; eu-ai-act-high-risk cards start with all of them.
+STANDARD_SKELETON = ("intended_purpose", "capabilities_and_limitations", "foreseeable_risks",
+                     "human_oversight", "risk_level")
 
 
 def card_path(model: str) -> str:
@@ -26,7 +35,7 @@ def split(text: str, source: str) -> tuple[dict, str]:
             break
     else:
         raise InputError(f"{source}: front matter is not closed: add a '---' line after it")
-    front = yamlio.load("".join(lines[1:end]), source)
+    front = yamlio.load("".join(lines[1:end]), source, aliases=False)
     if front is None:
         front = {}
     if not isinstance(front, dict):
@@ -64,10 +73,21 @@ def update(text: str, source: str, changes: dict) -> str:
     return result
 
 
-def new_card(model: str, defaults: dict) -> str:
-    """The text of the card a model gets on its first registration, with the registry defaults."""
+def new_card(model: str, defaults: dict, profile: str) -> str:
+    """The text of a model's first card: the template, this registry's defaults, and an
+    `eu_ai_act:` block built from the schema, each field with its hint and provision."""
     template = resources.files(__package__).joinpath("card_template.md").read_text("utf-8")
-    text = template.replace("MODEL_NAME", model)
+    schema_path = posixpath.relpath(f"src/{__package__}/{SCHEMA_FILE}", f"models/{model}")
+    text = template.replace("MODEL_NAME", model).replace("SCHEMA_PATH", schema_path)
+    fields = schema()["properties"]["eu_ai_act"]["properties"]
+    wanted = fields if profile == "eu-ai-act-high-risk" else STANDARD_SKELETON
+    block = ["eu_ai_act:\n"]
+    for name in wanted:
+        spec = fields[name]
+        value = "{name: null, contact: null}" if name == "provider" else "null"
+        block.append(f"  {name}: {value}  # {spec['description']} ({spec['x-provision']})\n")
+    head, sep, rest = text.partition("\n---\n")
+    text = head + "\n" + "".join(block).rstrip("\n") + sep + rest
     return update(text, "card template",
                   {k: defaults[k] for k in ("license", "owner") if defaults.get(k)})
 
@@ -95,3 +115,77 @@ def metrics_of(front: dict) -> dict[str, float]:
                 if isinstance(metric, dict) and "type" in metric:
                     out[str(metric.get("name") or metric["type"])] = metric.get("value")
     return out
+
+
+# ------------------------------------------------------------------ schema and profiles
+
+
+@lru_cache(maxsize=None)
+def schema() -> dict:
+    """The card JSON Schema shipped with the helper (draft 2020-12)."""
+    return json.loads(resources.files(__package__).joinpath(SCHEMA_FILE).read_text("utf-8"))
+
+
+@dataclass
+class Problem:
+    """One thing wrong with a card: where, which provision it serves, and how to fix it."""
+
+    file: str
+    field: str
+    provision: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}: {self.field}" if self.field else self.file
+        provision = f" ({self.provision})" if self.provision else ""
+        return f"{where}{provision}: {self.message}"
+
+    def as_dict(self) -> dict:
+        return {"file": self.file, "field": self.field, "provision": self.provision,
+                "message": self.message}
+
+
+def _spec(path: list) -> dict:
+    """The schema of the field at `path` (list indexes skipped), or {} if it has none."""
+    node = schema()
+    for part in path:
+        if isinstance(part, int):
+            node = node.get("items", {})
+        else:
+            node = node.get("properties", {}).get(part, {})
+    return node
+
+
+def problem(source: str, path: list, message: str) -> Problem:
+    spec = _spec(path)
+    provision = spec.get("x-provision", "")
+    parents = path[:-1]
+    while not provision and parents:
+        provision = _spec(parents).get("x-provision", "")
+        parents = parents[:-1]
+    hint = spec.get("description")
+    field = ".".join(str(p) for p in path)
+    return Problem(source, field, provision, f"{message}; {hint}" if hint else message)
+
+
+def validate(front: dict, profile: str, source: str) -> list[Problem]:
+    """Every way `front` falls short of the schema under `profile`, missing fields first."""
+    from jsonschema import Draft202012Validator
+
+    root = schema()
+    profile_schema = {**root["$defs"]["profiles"][profile], "$defs": root["$defs"]}
+    problems = []
+    for check in (Draft202012Validator(root), Draft202012Validator(profile_schema)):
+        for error in sorted(check.iter_errors(front), key=lambda e: list(e.absolute_path)):
+            path = list(error.absolute_path)
+            if error.validator == "required":
+                present = error.instance if isinstance(error.instance, dict) else {}
+                for name in error.validator_value:
+                    if name not in present:
+                        problems.append(problem(source, path + [name], "missing"))
+            elif error.validator == "not" and error.validator_value == root["$defs"]["filled"]["not"]:
+                problems.append(problem(source, path, "empty"))
+            else:
+                problems.append(problem(source, path, error.message))
+    unique = {str(p): p for p in problems}
+    return list(unique.values())

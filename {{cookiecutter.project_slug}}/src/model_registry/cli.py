@@ -95,12 +95,25 @@ def _parser() -> argparse.ArgumentParser:
 
     p = command("show", "the model card of a version")
     p.add_argument("ref")
+
+    p = command("check", "validate cards against the schema and the registry's history")
+    p.add_argument("--base", metavar="REV", help="only cards changed since REV (a pull request)")
+
+    p = command("diff", "what changed in cards and artifacts, as Markdown for a review")
+    p.add_argument("refs", nargs="*", metavar="REF", help="two versions, e.g. churn@v1.0.0 "
+                   "churn@v1.1.0")
+    p.add_argument("--base", metavar="REV", help="compare the work tree with REV instead")
+
+    p = command("doc", "a version's technical documentation, organised by Annex IV")
+    p.add_argument("ref")
+    p.add_argument("-o", "--output", metavar="FILE", help="write it to FILE")
+    p.add_argument("--format", choices=("md", "html"), default="md")
     return parser
 
 
 def run(args: argparse.Namespace) -> tuple[object, str]:
     """Carry out a parsed command; returns (data for --json, text for people)."""
-    from . import operations
+    from . import cards, operations
 
     if args.command == "get" and args.repo:
         data = operations.get_from_url(args.repo, args.ref, args.output, args.force)
@@ -145,6 +158,27 @@ def run(args: argparse.Namespace) -> tuple[object, str]:
         return data, _table(["date", "event", "tag", "version", "tagger", "message"], [
             [e["date"], e["event"], e["tag"], e["version"] or "-", e["tagger"],
              e["message"].splitlines()[0] if e["message"] else ""] for e in data])
+    if c == "check":
+        data = reg.check(args.base)
+        if not data["ok"]:
+            raise InputError(f"{len(data['problems'])} problem(s) in the registry: fix them and "
+                             "run registry check again",
+                             details=[str(cards.Problem(**p)) for p in data["problems"]],
+                             data=data)
+        return data, f"{len(data['checked'])} card(s) checked, no problems"
+    if c == "diff":
+        if args.base and args.refs or not args.base and len(args.refs) != 2:
+            raise InputError("give two refs (registry diff churn@v1.0.0 churn@v1.1.0) or --base")
+        data = reg.diff(*args.refs, base=args.base)
+        return data, data["markdown"].rstrip("\n")
+    if c == "doc":
+        data = reg.doc(args.ref, args.format)
+        if args.output:
+            with open(args.output, "w", encoding="utf-8") as f:
+                f.write(data["text"])
+            return data, f"wrote the technical documentation of {data['name']} " \
+                         f"{data['version']} to {args.output}"
+        return data, data["text"].rstrip("\n")
     data = reg.show(args.ref)
     return data, data["text"].rstrip("\n")
 
@@ -183,7 +217,11 @@ def main(argv: list[str] | None = None) -> int:
     except RegistryError as exc:
         if args.debug:
             raise
+        if exc.data is not None and getattr(args, "json", False):
+            print(json.dumps(exc.data, indent=2))
         print(f"error: {exc}", file=sys.stderr)
+        for line in exc.details:
+            print(f"  {line}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("error: interrupted; nothing past the last completed step was changed",

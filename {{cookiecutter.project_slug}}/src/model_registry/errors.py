@@ -5,11 +5,22 @@ next; its exit_code is what the CLI returns (1: the operation failed, 2: bad inp
 found), so scripts can tell "fix your command" from "retry or investigate".
 """
 
+from __future__ import annotations
+
 
 class RegistryError(Exception):
-    """An operation failed: a remote, a checksum, a conflict. Exit status 1."""
+    """An operation failed: a remote, a checksum, a conflict. Exit status 1.
+
+    `details` are extra lines for failures that have several parts (each problem of a card);
+    `data` is what `--json` prints for such a failure.
+    """
 
     exit_code = 1
+
+    def __init__(self, message: str, details: list[str] | None = None, data=None):
+        super().__init__(message)
+        self.details = details or []
+        self.data = data
 
 
 class InputError(RegistryError):

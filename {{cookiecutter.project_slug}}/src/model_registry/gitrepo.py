@@ -73,7 +73,8 @@ class Git:
                 continue
             message = contents[: len(contents) - len(signature)] if signature else contents
             event = make_event(name, target, int(when or 0), tagger=tagger, tagger_email=email,
-                               message=message.strip(), commit_time=int(commit_time or 0))
+                               message=message.strip(), commit_time=int(commit_time or 0),
+                               signed=bool(signature))
             if event:
                 events.append(event)
         return events, names
@@ -88,6 +89,20 @@ class Git:
         proc = subprocess.run(["git", "cat-file", "blob", f"{rev}:{path}"], cwd=self.root,
                               capture_output=True, check=False)
         return proc.stdout if proc.returncode == 0 else None
+
+    def verify_tag(self, tag: str) -> bool:
+        return self.run("verify-tag", tag, check=False).returncode == 0
+
+    def changed_files(self, base: str, paths: list[str]) -> tuple[list[str], str]:
+        """Files under `paths` that differ between the work tree and the merge base of `base`
+        and HEAD (what a pull request from here changes), and that merge base."""
+        if self.run("rev-parse", "-q", "--verify", f"{base}^{{commit}}", check=False).returncode:
+            raise InputError(f"unknown revision {base!r}: fetch it (git fetch origin) or name "
+                             "another, e.g. --base origin/main")
+        merge_base = self.out("merge-base", base, "HEAD")
+        changed = self.out("diff", "--name-only", merge_base, "--", *paths).splitlines()
+        untracked = self.out("ls-files", "--others", "--exclude-standard", "--", *paths)
+        return sorted(set(changed) | set(untracked.splitlines())), merge_base
 
     def head(self) -> str | None:
         proc = self.run("rev-parse", "-q", "--verify", "HEAD^{commit}", check=False)

@@ -16,13 +16,13 @@ import tempfile
 from contextlib import contextmanager
 from datetime import datetime, timezone
 
-from . import cards, config, storage, yamlio
+from . import cards, config, reports, storage, yamlio
 from .errors import InputError, NotFoundError, RegistryError
 from .gitrepo import Git
 from .tags import (ASSIGN, DEPRECATE, DEREGISTER, REGISTER, UNASSIGN, ModelState, VersionState,
                    assign_tag, bump, check_name, check_version, deprecate_tag, deregister_tag,
                    model_names, next_counter, parse_ref, register_tag, resolve_model,
-                   unassign_tag)
+                   semver_key, unassign_tag)
 
 DVC_YAML = "dvc.yaml"
 ORIGIN = "origin"
@@ -185,6 +185,187 @@ class Registry:
         rows.sort(key=lambda r: r.pop("_order"), reverse=True)
         return rows
 
+    # ================================================================ review and audit
+
+    def card_models(self) -> list[str]:
+        """Models with a card in the work tree (names may hold '/', so walk the folders)."""
+        base = os.path.join(self.root, "models")
+        found = []
+        for folder, dirs, files in os.walk(base):
+            dirs.sort()
+            if cards.CARD_FILE in files:
+                found.append(os.path.relpath(folder, base).replace(os.sep, "/"))
+        return found
+
+    def _card_side(self, name: str, label: str, rev: str | None) -> dict | None:
+        """One side of a comparison: a model's card and artifact at `rev` (None: work tree)."""
+        rel = cards.card_path(name)
+        if rev is None:
+            full = os.path.join(self.root, rel)
+            text = _read_text(full) if os.path.exists(full) else None
+        else:
+            data = self.git.read(rev, rel)
+            text = data.decode("utf-8", errors="replace") if data is not None else None
+        if text is None:
+            return None
+        front, body = cards.split(text, f"{rel} at {rev[:12]}" if rev else rel)
+        block = front.get("registry") if isinstance(front.get("registry"), dict) else {}
+        artifact = block.get("artifact") if isinstance(block.get("artifact"), dict) else {}
+        return {"label": label, "version": block.get("version"), "md5": artifact.get("md5"),
+                "size": artifact.get("size"), "front": front, "body": body}
+
+    def check(self, base: str | None = None) -> dict:
+        """Cards valid for the profile and consistent with tags, pointers and dvc.yaml."""
+        cfg = self.config
+        models = self.card_models()
+        if base:
+            changed, _ = self.git.changed_files(base, ["models"])
+            models = [m for m in models if any(f.startswith(f"models/{m}/") for f in changed)]
+        events, _ = self.git.tags()
+        problems: list[cards.Problem] = []
+        for name in models:
+            problems += self._check_card(name, cfg, events)
+        problems += self._check_secrets()
+        return {"ok": not problems, "checked": models,
+                "problems": [p.as_dict() for p in problems]}
+
+    def _check_card(self, name: str, cfg: config.Config, events) -> list[cards.Problem]:
+        rel = cards.card_path(name)
+        try:
+            side = self._card_side(name, "work tree", None)
+        except InputError as exc:
+            return [cards.Problem(rel, "", "", str(exc))]
+        front = side["front"]
+        problems = cards.validate(front, cfg.card_profile, rel)
+        block = front.get("registry") if isinstance(front.get("registry"), dict) else {}
+        version = block.get("version")
+
+        def problem(field, message):
+            problems.append(cards.problem(rel, field.split("."), message))
+
+        if block.get("name") not in (None, name):
+            problem("registry.name", f"says {block.get('name')!r} but the card is in "
+                    f"models/{name}/: move the card or fix the name")
+        entry = self._artifact_entry(name, None)
+        art = block.get("artifact") if isinstance(block.get("artifact"), dict) else {}
+        if entry is None:
+            problem("registry.artifact.path", f"{DVC_YAML} has no artifact entry for {name}: "
+                    "run `registry register`")
+        elif art.get("path") != entry:
+            problem("registry.artifact.path", f"is {art.get('path')!r} but {DVC_YAML} says "
+                    f"{entry!r}: run `registry register` to refresh the card")
+        else:
+            pointer_file = os.path.join(self.root, entry + ".dvc")
+            if not os.path.exists(pointer_file):
+                problem("registry.artifact.path", f"{entry}.dvc is missing: run `registry "
+                        "register` or `dvc add`")
+            else:
+                pointer = storage.read_pointer(open(pointer_file, "rb").read(), entry + ".dvc")
+                if (pointer.md5, pointer.size) != (art.get("md5"), art.get("size")):
+                    problem("registry.artifact.md5", f"card says {art.get('md5')} "
+                            f"({art.get('size')} bytes) but {entry}.dvc says {pointer.md5} "
+                            f"({pointer.size} bytes): register the artifact as a new version")
+        if not isinstance(version, str) or problems and any(
+                p.field.startswith("registry.version") for p in problems):
+            return problems
+        state = resolve_model(name, events)
+        tagged = next((v for v in state.versions if v.version == version and v.registration),
+                      None)
+        if tagged:
+            then = self._card_side(name, version, tagged.commit)
+            if then and (then["md5"], then["size"]) != (art.get("md5"), art.get("size")):
+                problem("registry.version", f"{version} is already registered (tag "
+                        f"{tagged.tag}) with another artifact: register this one as a new "
+                        "version (--bump)")
+        elif state.active_versions:
+            latest = state.active_versions[0].version
+            if semver_key(version) <= semver_key(latest):
+                problem("registry.version", f"{version} is not above the latest registered "
+                        f"version {latest}: choose a higher version")
+        previous = block.get("previous_version")
+        known = {v.version for v in state.versions if v.registration}
+        if previous and previous not in known:
+            problem("registry.previous_version", f"{previous} is not a registered version of "
+                    f"{name}: it must name the version this one follows")
+        return problems
+
+    def _check_secrets(self) -> list[cards.Problem]:
+        path = os.path.join(self.root, ".dvc", "config")
+        if not os.path.exists(path):
+            return []
+        found = []
+        for number, line in enumerate(open(path, encoding="utf-8", errors="replace"), 1):
+            key = line.split("=", 1)[0].strip().lower()
+            if "=" in line and key in storage.SECRET_KEYS:
+                found.append(cards.Problem(".dvc/config", f"line {number}", "",
+                                           f"holds the credential {key!r}: move it to "
+                                           ".dvc/config.local (git-ignored) or the environment"))
+        return found
+
+    def diff(self, ref_a: str | None = None, ref_b: str | None = None,
+             base: str | None = None) -> dict:
+        """What changed, as Markdown: between two versions, or in the work tree since `base`."""
+        pairs = []
+        if base:
+            changed, merge_base = self.git.changed_files(base, ["models"])
+            names = sorted({m for m in self.card_models() if any(
+                f.startswith(f"models/{m}/") for f in changed)} | {
+                f[len("models/"):-len("/" + cards.CARD_FILE)] for f in changed
+                if f.endswith("/" + cards.CARD_FILE)})
+            for name in names:
+                pairs.append((name, self._card_side(name, base, merge_base),
+                              self._card_side(name, "this change", None)))
+        else:
+            if not (ref_a and ref_b):
+                raise InputError("give two refs (registry diff churn@v1.0.0 churn@v1.1.0) "
+                                 "or --base REV")
+            (_, a), (_, b) = self._locate(ref_a), self._locate(ref_b)
+            for name in dict.fromkeys([a.model, b.model]):
+                pairs.append((name, self._card_side(name, a.version, a.commit)
+                              if a.model == name else None,
+                              self._card_side(name, b.version, b.commit)
+                              if b.model == name else None))
+        blocks = [block for name, old, new in pairs for block in reports.diff_blocks(name, old,
+                                                                                       new)]
+        markdown = reports.render_markdown(blocks) if blocks else "No model cards changed.\n"
+        return {"models": [p[0] for p in pairs], "markdown": markdown}
+
+    def doc(self, ref: str, fmt: str = "md") -> dict:
+        """The technical documentation of one version (Annex IV), in Markdown or HTML."""
+        if fmt not in ("md", "html"):
+            raise InputError(f"unknown format {fmt!r}: use md or html")
+        state, version = self._locate(ref)
+        info = self._describe(state, version)
+        side = self._card_side(version.model, version.version, version.commit)
+        if side is None:
+            raise NotFoundError(f"{version.model} {version.version} has no card: nothing to "
+                                "document")
+        front = side["front"]
+        previous = (front.get("registry") or {}).get("previous_version")
+        prev_state = state.find_version(previous) if previous else None
+        changes = reports.diff_blocks(version.model, self._card_side(
+            version.model, previous, prev_state.commit), side) if prev_state else []
+        stages = [[e.stage, "assigned" if e.action == ASSIGN else "unassigned", _iso(e.time),
+                   e.tag] for s in version.stage_events.values() for e in s]
+        reg = version.registration
+        signature = "not signed"
+        if reg.signed:
+            signature = ("signed, verified" if self.git.verify_tag(reg.tag)
+                         else "signed, NOT verified (check the allowed signers)")
+        missing = [str(p) for p in cards.validate(front, "eu-ai-act-high-risk",
+                                                  cards.card_path(version.model))]
+        blocks = reports.technical_doc({
+            "name": version.model, "version": version.version, "tag": reg.tag,
+            "commit": version.commit, "tagger": f"{reg.tagger} {reg.tagger_email}",
+            "date": _iso(reg.time), "signature": signature, "stages": sorted(stages,
+                                                                             key=lambda r: r[2]),
+            "front": front, "previous": previous, "changes": changes, "missing": missing,
+            "artifact": (front.get("registry") or {}).get("artifact") or info["artifact"]})
+        title = f"{version.model} {version.version}"
+        text = (reports.render_markdown(blocks) if fmt == "md"
+                else reports.render_html(blocks, f"Technical documentation: {title}"))
+        return {**info, "format": fmt, "missing": missing, "text": text}
+
     # ================================================================ retrieval
 
     def get(self, ref: str, output: str | None = None, force: bool = False) -> dict:
@@ -222,15 +403,39 @@ class Registry:
         source = self._artifact_source(name, model_dir, path)
         dest = f"{model_dir}/{os.path.basename(source.rstrip('/'))}"
         metric_values = _read_metrics(metrics) if metrics else None
-        card_file = os.path.join(self.root, cards.card_path(name))
-        card_text = (_read_text(card_file) if os.path.exists(card_file)
-                     else cards.new_card(name, cfg.defaults))
-        front, _ = cards.split(card_text, cards.card_path(name))
+        card_rel = cards.card_path(name)
+        card_file = os.path.join(self.root, card_rel)
+        first_card = not os.path.exists(card_file)
+        card_text = (cards.new_card(name, cfg.defaults, cfg.card_profile) if first_card
+                     else _read_text(card_file))
+        front, _ = cards.split(card_text, card_rel)
         self.git.identity_time()  # fail now, not after the commit, if git has no identity
         branch = self._check_push_target() if push else None
 
+        digest = storage.digest(source)
+        old_block = front.get("registry") if isinstance(front.get("registry"), dict) else {}
+        changes = {"registry": {
+            "name": name,
+            "version": version,
+            "previous_version": previous.version if previous else None,
+            "artifact": {"path": dest, **digest.as_dict()},
+            **({"lineage": old_block["lineage"]} if "lineage" in old_block else {}),
+        }}
+        if metric_values is not None:
+            changes["model-index"] = cards.model_index(front, name, metric_values)
+        new_text = cards.update(card_text, card_rel, changes)
+        problems = cards.validate(cards.split(new_text, card_rel)[0], cfg.card_profile, card_rel)
+        if problems:
+            if first_card:
+                _write_text(card_file, card_text)
+            raise InputError(
+                f"{card_rel} is not complete for the {cfg.card_profile} profile "
+                f"({len(problems)} problem(s)): fill in the fields listed, then register again"
+                + (" (the card skeleton was written for you)" if first_card else ""),
+                details=[str(p) for p in problems])
+
         old_entry = self._artifact_entry(name, None)
-        touched = [cards.card_path(name), DVC_YAML, f"{model_dir}/.gitignore", dest + ".dvc"]
+        touched = [card_rel, DVC_YAML, f"{model_dir}/.gitignore", dest + ".dvc"]
         if old_entry and old_entry != dest:
             touched.append(old_entry + ".dvc")
         copying = os.path.abspath(source) != os.path.abspath(os.path.join(self.root, dest))
@@ -242,21 +447,9 @@ class Registry:
             storage.add(self.root, dest)
             pointer = storage.read_pointer(
                 open(os.path.join(self.root, dest + ".dvc"), "rb").read(), dest + ".dvc")
-            digest = storage.digest(os.path.join(self.root, dest))
             if digest.md5 != pointer.md5:
-                raise RegistryError(f"{dest} changed while it was being registered: re-run")
-            changes = {"registry": {
-                "name": name,
-                "version": version,
-                "previous_version": previous.version if previous else None,
-                "artifact": {"path": dest, **digest.as_dict()},
-                **({"lineage": front["registry"]["lineage"]}
-                   if isinstance(front.get("registry"), dict) and "lineage" in front["registry"]
-                   else {}),
-            }}
-            if metric_values is not None:
-                changes["model-index"] = cards.model_index(front, name, metric_values)
-            _write_text(card_file, cards.update(card_text, cards.card_path(name), changes))
+                raise RegistryError(f"{source} changed while it was being registered: re-run")
+            _write_text(card_file, new_text)
             self._set_dvc_entry(name, dest, front)
             if push:
                 storage.push(self.root, [dest + ".dvc"], cfg.remote)

@@ -20,6 +20,9 @@ from . import yamlio
 from .errors import InputError, RegistryError
 
 CHUNK = 1 << 20
+# DVC remote options that hold credentials: never in .dvc/config, which git tracks.
+SECRET_KEYS = {"access_key_id", "secret_access_key", "session_token", "password",
+               "sas_token", "connection_string", "account_key", "gdrive_client_secret"}
 
 
 @dataclass

@@ -52,7 +52,7 @@ _NAME_HINT = (
 
 
 def is_valid_name(value: str) -> bool:
-    return bool(_NAME_RE.match(value))
+    return bool(_NAME_RE.fullmatch(value))
 
 
 def check_name(value: str, what: str = "model name") -> str:
@@ -62,7 +62,7 @@ def check_name(value: str, what: str = "model name") -> str:
 
 
 def check_version(value: str) -> str:
-    if not _VERSION_RE.match(value):
+    if not _VERSION_RE.fullmatch(value):
         raise InputError(
             f"invalid version {value!r}: use SemVer with a lower-case 'v', e.g. v1.4.0"
         )
@@ -71,7 +71,7 @@ def check_version(value: str) -> str:
 
 def semver_key(version: str) -> tuple:
     """Precedence key of SemVer 2.0.0 (build metadata ignored, prereleases lower)."""
-    match = _VERSION_RE.match(version)
+    match = _VERSION_RE.fullmatch(version)
     if not match:
         raise InputError(f"invalid version {version!r}: use SemVer, e.g. v1.4.0")
     major, minor, patch, pre = int(match[1]), int(match[2]), int(match[3]), match[4]
@@ -107,7 +107,7 @@ class TagName:
 
 def parse_tag_name(tag: str) -> TagName | None:
     """The meaning of a tag name, or None for a tag that is not the registry's."""
-    match = _TAG_RE.match(tag)
+    match = _TAG_RE.fullmatch(tag)
     if not match:
         return None
     counter = int(match["counter"]) if match["counter"] else None
@@ -180,7 +180,7 @@ def parse_ref(ref: str) -> Ref:
     if cut > 0 and is_valid_name(model):
         if sep == "@" and rest in ("latest", "greatest"):
             return Ref(model)
-        if sep == "@" and _VERSION_RE.match(rest):
+        if sep == "@" and _VERSION_RE.fullmatch(rest):
             return Ref(model, version=rest)
         if sep == "#" and is_valid_name(rest):
             return Ref(model, stage=rest)
@@ -208,6 +208,7 @@ class Event:
     stage: str | None = None
     counter: int | None = None
     commit_time: int = 0
+    signed: bool = False
 
     @property
     def order(self) -> tuple:

@@ -11,8 +11,12 @@ _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
-def load(data: bytes | str, source: str):
-    """Parse YAML from `source` (a file name, for messages); never constructs Python objects."""
+def load(data: bytes | str, source: str, aliases: bool = True):
+    """Parse YAML from `source` (a file name, for messages); never constructs Python objects.
+
+    With aliases=False, anchors and aliases are refused: a card has no use for them, and a few
+    nested aliases (a "billion laughs") expand to more data than any reader should walk.
+    """
     if len(data) > MAX_BYTES:
         raise InputError(f"{source} is larger than {MAX_BYTES} bytes: keep it small")
     if isinstance(data, bytes):
@@ -21,6 +25,11 @@ def load(data: bytes | str, source: str):
         except UnicodeDecodeError:
             raise InputError(f"{source} is not valid UTF-8: save it as UTF-8") from None
     try:
+        if not aliases and ("&" in data or "*" in data):
+            for event in yaml.parse(data, Loader=_Loader):
+                if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+                    raise InputError(f"{source}: YAML anchors and aliases are not allowed "
+                                     "here; write the values out")
         return yaml.load(data, Loader=_Loader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)

@@ -1,0 +1,237 @@
+"""Documents made from cards and git facts: the review diff and the technical documentation.
+
+Both are built as a list of blocks (heading, paragraph, table, list, code) and rendered to
+Markdown (pull-request comments, CI job summaries) or HTML (auditors' archives), so the content
+is written once. Everything taken from a card is escaped in both renderings.
+"""
+
+from __future__ import annotations
+
+import difflib
+import html
+import re
+
+from . import cards
+
+LOWER_IS_BETTER = re.compile(r"loss|error|mae|mse|rmse|mape|perplexity|latency|wer|cer", re.I)
+_ANNEX_POINT = re.compile(r"Annex IV (\d)")
+ANNEX_IV = {
+    1: "General description of the AI system",
+    2: "Elements of the AI system and its development",
+    3: "Monitoring, functioning and control",
+    4: "Appropriateness of the performance metrics",
+    5: "Risk management system",
+    6: "Changes through the lifecycle",
+    7: "Harmonised standards applied",
+    8: "EU declaration of conformity",
+    9: "Post-market monitoring",
+}
+
+
+# ------------------------------------------------------------------ rendering
+
+
+def _cell(value) -> str:
+    text = "" if value is None else str(value)
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def render_markdown(blocks: list[tuple]) -> str:
+    out = []
+    for kind, *args in blocks:
+        if kind in ("h1", "h2", "h3"):
+            out.append("#" * int(kind[1]) + " " + args[0])
+        elif kind == "p":
+            out.append(args[0])
+        elif kind == "list":
+            out.append("\n".join(f"- {item}" for item in args[0]) or "- (none)")
+        elif kind == "table":
+            header, rows = args
+            lines = ["| " + " | ".join(map(_cell, header)) + " |",
+                     "|" + "---|" * len(header)]
+            lines += ["| " + " | ".join(map(_cell, row)) + " |" for row in rows]
+            out.append("\n".join(lines))
+        elif kind == "code":
+            fence = "~~~~" if "```" in args[1] else "```"
+            out.append(f"{fence}{args[0]}\n{args[1].rstrip()}\n{fence}")
+    return "\n\n".join(out) + "\n"
+
+
+def render_html(blocks: list[tuple], title: str) -> str:
+    esc = html.escape
+    out = [f"<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+           f"<title>{esc(title)}</title></head><body>"]
+    for kind, *args in blocks:
+        if kind in ("h1", "h2", "h3"):
+            out.append(f"<{kind}>{esc(args[0])}</{kind}>")
+        elif kind == "p":
+            out.append(f"<p>{esc(args[0])}</p>")
+        elif kind == "list":
+            items = "".join(f"<li>{esc(str(i))}</li>" for i in args[0]) or "<li>(none)</li>"
+            out.append(f"<ul>{items}</ul>")
+        elif kind == "table":
+            header, rows = args
+            head = "".join(f"<th>{esc(str(h))}</th>" for h in header)
+            body = "".join("<tr>" + "".join(f"<td>{esc('' if c is None else str(c))}</td>"
+                                            for c in row) + "</tr>" for row in rows)
+            out.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+        elif kind == "code":
+            out.append(f"<pre><code>{esc(args[1])}</code></pre>")
+    out.append("</body></html>")
+    return "\n".join(out) + "\n"
+
+
+# ------------------------------------------------------------------ review diff
+
+
+def _size(n) -> str:
+    if not isinstance(n, int):
+        return "-"
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)
+
+
+def _flatten(value, prefix: str = "") -> dict:
+    if isinstance(value, dict) and value:
+        out = {}
+        for key, item in value.items():
+            out.update(_flatten(item, f"{prefix}.{key}" if prefix else str(key)))
+        return out
+    return {prefix: value}
+
+
+def _short(value) -> str:
+    text = "null" if value is None else str(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def metric_rows(old: dict, new: dict) -> list[list]:
+    rows = []
+    for name in sorted(set(old) | set(new)):
+        a, b = old.get(name), new.get(name)
+        change = ""
+        if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+            delta = b - a
+            if delta:
+                better = (delta < 0) == bool(LOWER_IS_BETTER.search(name))
+                change = f"{delta:+.4g} {'▲' if delta > 0 else '▼'} {'better' if better else 'worse'}"
+            else:
+                change = "unchanged"
+        rows.append([name, _short(a) if name in old else "-", _short(b) if name in new else "-",
+                     change])
+    return rows
+
+
+def diff_blocks(name: str, old: dict | None, new: dict | None) -> list[tuple]:
+    """What changed in one model's card and artifact; `old`/`new` are card sides (see below).
+
+    A side is {"label", "version", "md5", "size", "front", "body"}; None means absent.
+    """
+    if old is None and new is None:
+        return []
+    label_a = old["label"] if old else "(none)"
+    label_b = new["label"] if new else "(removed)"
+    blocks = [("h2", f"{name}: {label_a} → {label_b}")]
+    rows = []
+    for key, title in (("version", "version"), ("md5", "artifact md5"), ("size", "artifact size")):
+        a = old.get(key) if old else None
+        b = new.get(key) if new else None
+        show = _size if key == "size" else (lambda v: v or "-")
+        rows.append([title, show(a), show(b), "" if a == b else "changed"])
+    blocks.append(("table", ["", label_a, label_b, ""], rows))
+    metrics = metric_rows(cards.metrics_of(old["front"]) if old else {},
+                          cards.metrics_of(new["front"]) if new else {})
+    if metrics:
+        blocks += [("h3", "Metrics"), ("table", ["metric", label_a, label_b, "change"], metrics)]
+    skip = ("registry", "model-index")
+    fa = _flatten({k: v for k, v in (old["front"] if old else {}).items() if k not in skip})
+    fb = _flatten({k: v for k, v in (new["front"] if new else {}).items() if k not in skip})
+    changed = [f"`{k}`: {_short(fa.get(k))} → {_short(fb.get(k))}"
+               for k in sorted(set(fa) | set(fb)) if fa.get(k) != fb.get(k)]
+    blocks += [("h3", "Changed fields"), ("list", changed)]
+    body = list(difflib.unified_diff((old["body"] if old else "").splitlines(),
+                                     (new["body"] if new else "").splitlines(),
+                                     label_a, label_b, lineterm=""))
+    blocks += [("h3", "Card text"),
+               ("code", "diff", "\n".join(body)) if body else ("p", "No change to the card text.")]
+    return blocks
+
+
+# ------------------------------------------------------------------ technical documentation
+
+
+def _value(v) -> str:
+    if v in (None, "", [], {}):
+        return "MISSING"
+    if isinstance(v, dict):
+        return "; ".join(f"{k}: {_value(x)}" for k, x in v.items())
+    if isinstance(v, list):
+        return ", ".join(map(str, v))
+    return str(v)
+
+
+def technical_doc(info: dict) -> list[tuple]:
+    """The technical documentation of one version, organised by Annex IV points 1 to 9.
+
+    `info` holds the version's facts: name, version, tag, commit, tagger, date, signature,
+    stages (list of [stage, event, date, tag]), front, previous (version or None), changes
+    (diff blocks since the previous version), missing (list of problems), artifact.
+    """
+    front = info["front"]
+    eu = front.get("eu_ai_act") or {}
+    fields = cards.schema()["properties"]["eu_ai_act"]["properties"]
+    by_point: dict[int, list] = {n: [] for n in ANNEX_IV}
+    other = []
+    for field, spec in fields.items():
+        match = _ANNEX_POINT.search(spec.get("x-provision", ""))
+        row = [field, spec["x-provision"], _value(eu.get(field))]
+        (by_point[int(match[1])] if match else other).append(row)
+    art = info["artifact"]
+    blocks = [
+        ("h1", f"Technical documentation: {info['name']} {info['version']}"),
+        ("p", f"Drawn from the model registry: tag {info['tag']} on commit {info['commit']}, "
+              f"registered by {info['tagger']} on {info['date']}. Tag signature: "
+              f"{info['signature']}. Structure follows Annex IV of Regulation (EU) 2024/1689."),
+    ]
+    for point, title in ANNEX_IV.items():
+        blocks.append(("h2", f"{point}. {title} (Annex IV point {point})"))
+        if point == 1:
+            blocks.append(("table", ["fact", "value"], [
+                ["model", info["name"]], ["version", info["version"]],
+                ["previous version", info["previous"] or "none (first version)"],
+                ["provider", _value(eu.get("provider"))], ["owner", _value(front.get("owner"))],
+                ["license", _value(front.get("license"))]]))
+        if point == 2:
+            lineage = (front.get("registry") or {}).get("lineage") or {}
+            blocks.append(("table", ["fact", "value"], [
+                ["data sets", _value(front.get("datasets"))],
+                ["base model", _value(front.get("base_model")) if front.get("base_model") else "none"],
+                ["library", _value(front.get("library_name"))],
+                ["training lineage", _value(lineage) if lineage else "not recorded"]]))
+            metrics = cards.metrics_of(front)
+            blocks.append(("table", ["metric (model-index)", "value"],
+                           [[k, v] for k, v in metrics.items()] or [["MISSING", ""]]))
+        if by_point[point]:
+            blocks.append(("table", ["card field", "provision", "content"], by_point[point]))
+        if point == 6:
+            blocks.append(("p", "Stages this version has held:"))
+            blocks.append(("table", ["stage", "event", "date", "tag"], info["stages"] or
+                           [["-", "never promoted", "", ""]]))
+            if info["previous"]:
+                blocks.append(("p", f"Changes since {info['previous']}:"))
+                blocks += [(k if k != "h2" else "h3", *a) for k, *a in info["changes"]]
+            else:
+                blocks.append(("p", "First version: no earlier version to compare with."))
+    blocks.append(("h2", "Record-keeping and transparency (Art. 12, 13, 18, 19)"))
+    blocks.append(("table", ["fact", "value"], [
+        ["artifact", art.get("path")], ["md5", art.get("md5")], ["sha256", art.get("sha256")],
+        ["size (bytes)", art.get("size")],
+        ["find this version from a hash in a log", f"registry which {art.get('sha256')}"]]))
+    if other:
+        blocks.append(("table", ["card field", "provision", "content"], other))
+    blocks.append(("h2", "Still missing"))
+    blocks.append(("list", info["missing"]))
+    return blocks
