@@ -26,7 +26,7 @@ def problems(answers):
         found.append(f"project_slug {answers['project_slug']!r}: use lower-case letters, "
                      "digits, '.', '_' and '-', starting with a letter or digit")
     stages = [s.strip() for s in answers["stages"].split(",")]
-    if not any(stages) or len(set(stages)) != len(stages):
+    if not all(stages) or len(set(stages)) != len(stages):
         found.append(f"stages {answers['stages']!r}: give distinct names separated by commas")
     for stage in stages:
         if stage and not re.fullmatch(NAME_PATTERN, stage):
