@@ -98,6 +98,24 @@ def _parser() -> argparse.ArgumentParser:
 
     p = command("check", "validate cards against the schema and the registry's history")
     p.add_argument("--base", metavar="REV", help="only cards changed since REV (a pull request)")
+    p.add_argument("--remote", action="store_true",
+                   help="also check that the artifacts are in the DVC remote")
+
+    p = command("check-ref", "what a tag did (gto check-ref's fields), after validating it")
+    p.add_argument("tag", help="a registry tag, e.g. churn@v1.4.0 or refs/tags/churn#prod#3")
+    p.add_argument("--remote", action="store_true",
+                   help="also check that the artifact is in the DVC remote")
+
+    p = command("release", "tag every card version that has no tag yet (after a merge)")
+    writes(p)
+
+    p = command("which", "the registered versions whose artifact has this hash or is this file")
+    p.add_argument("hash_or_file", metavar="HASH_OR_FILE", help="an md5 or sha256, or a file")
+
+    p = command("verify", "tag signatures, hashes, and artifacts present in the DVC remote")
+    target = p.add_mutually_exclusive_group(required=True)
+    target.add_argument("ref", nargs="?", help="one version, e.g. churn@v1.4.0")
+    target.add_argument("--all", action="store_true", help="every active version")
 
     p = command("diff", "what changed in cards and artifacts, as Markdown for a review")
     p.add_argument("refs", nargs="*", metavar="REF", help="two versions, e.g. churn@v1.0.0 "
@@ -158,8 +176,28 @@ def run(args: argparse.Namespace) -> tuple[object, str]:
         return data, _table(["date", "event", "tag", "version", "tagger", "message"], [
             [e["date"], e["event"], e["tag"], e["version"] or "-", e["tagger"],
              e["message"].splitlines()[0] if e["message"] else ""] for e in data])
+    if c == "check-ref":
+        data = reg.check_ref(args.tag, remote=args.remote)
+        return data, (f"{data['tag']}: {data['event']} of {data['artifact']} "
+                      f"{data.get('version', '')} at {data['commit_hexsha'][:12]}, valid")
+    if c == "release":
+        if args.message:
+            raise InputError("release writes its own tag messages: drop -m")
+        data = reg.release(push=args.push, sign=args.sign)
+        return data, ("created " + ", ".join(data["tags"]) + (", pushed" if data["pushed"]
+                                                               else "")
+                      if data["tags"] else "nothing to release: every card version is tagged")
+    if c == "which":
+        data = reg.which(args.hash_or_file)
+        return data, _table(["name", "version", "status", "stages", "tag", "commit"], [
+            [v["name"], v["version"], v["status"], " ".join(v["stages"]) or "-", v["tag"],
+             v["commit"][:12]] for v in data])
+    if c == "verify":
+        data = reg.verify(None if args.all else args.ref)
+        return data, "\n".join(f"ok  {v['tag']} (signature: {v['signature']})"
+                               for v in data["versions"]) or "no versions to verify"
     if c == "check":
-        data = reg.check(args.base)
+        data = reg.check(args.base, remote=args.remote)
         if not data["ok"]:
             raise InputError(f"{len(data['problems'])} problem(s) in the registry: fix them and "
                              "run registry check again",

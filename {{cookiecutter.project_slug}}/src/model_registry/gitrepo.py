@@ -14,7 +14,7 @@ from .tags import Event, make_event
 
 _FIELDS = (
     "%(refname:strip=2)", "%(objecttype)", "%(*objectname)", "%(taggername)",
-    "%(taggeremail:trim)", "%(taggerdate:unix)", "%(*committerdate:unix)", "%(contents)",
+    "%(taggeremail:trim)", "%(taggerdate:raw)", "%(*committerdate:unix)", "%(contents)",
     "%(contents:signature)",
 )
 _FORMAT = "%1f".join(_FIELDS) + "%1e"
@@ -72,7 +72,9 @@ class Git:
             if kind != "tag":
                 continue
             message = contents[: len(contents) - len(signature)] if signature else contents
+            when, _, zone = when.partition(" ")
             event = make_event(name, target, int(when or 0), tagger=tagger, tagger_email=email,
+                               zone=zone or "+0000",
                                message=message.strip(), commit_time=int(commit_time or 0),
                                signed=bool(signature))
             if event:
@@ -103,6 +105,26 @@ class Git:
         changed = self.out("diff", "--name-only", merge_base, "--", *paths).splitlines()
         untracked = self.out("ls-files", "--others", "--exclude-standard", "--", *paths)
         return sorted(set(changed) | set(untracked.splitlines())), merge_base
+
+    def read_many(self, specs: list[str]) -> dict[str, bytes | None]:
+        """Many `rev:path` blobs in one `git cat-file --batch` pass (None where missing)."""
+        if not specs:
+            return {}
+        proc = subprocess.run(["git", "cat-file", "--batch"], cwd=self.root, check=True,
+                              input="".join(f"{s}\n" for s in specs).encode(),
+                              capture_output=True)
+        out, pos, found = proc.stdout, 0, {}
+        for spec in specs:
+            end = out.index(b"\n", pos)
+            header = out[pos:end].split()
+            pos = end + 1
+            if header[-1] not in (b"missing", b"ambiguous"):
+                size = int(header[-1])
+                found[spec] = out[pos:pos + size]
+                pos += size + 1
+            else:
+                found[spec] = None
+        return found
 
     def head(self) -> str | None:
         proc = self.run("rev-parse", "-q", "--verify", "HEAD^{commit}", check=False)

@@ -10,27 +10,41 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import shutil
 import subprocess
 import tempfile
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from . import cards, config, reports, storage, yamlio
 from .errors import InputError, NotFoundError, RegistryError
 from .gitrepo import Git
-from .tags import (ASSIGN, DEPRECATE, DEREGISTER, REGISTER, UNASSIGN, ModelState, VersionState,
-                   assign_tag, bump, check_name, check_version, deprecate_tag, deregister_tag,
-                   model_names, next_counter, parse_ref, register_tag, resolve_model,
-                   semver_key, unassign_tag)
+from .tags import (ASSIGN, CREATE, DEPRECATE, DEREGISTER, REGISTER, UNASSIGN, Event, ModelState,
+                   VersionState, assign_tag, bump, check_name, check_version, deprecate_tag,
+                   deregister_tag, model_names, next_counter, parse_ref, parse_tag_name,
+                   register_tag, resolve_model, semver_key, unassign_tag)
 
 DVC_YAML = "dvc.yaml"
 ORIGIN = "origin"
 _RESERVED = {cards.CARD_FILE, ".gitignore"}
 
 
+# gto's names for the events, which `check-ref --json` reports as gto does.
+GTO_EVENTS = {REGISTER: "registration", DEREGISTER: "deregistration", ASSIGN: "assignment",
+              UNASSIGN: "unassignment", DEPRECATE: "deprecation"}
+
+
 def _iso(ts: int) -> str:
     return datetime.fromtimestamp(ts, timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def _local_iso(event: Event) -> str:
+    """The tag's time in the tagger's own zone, as gto prints it."""
+    sign = -1 if event.zone.startswith("-") else 1
+    hours, minutes = int(event.zone[-4:-2]), int(event.zone[-2:])
+    zone = timezone(sign * timedelta(hours=hours, minutes=minutes))
+    return datetime.fromtimestamp(event.time, zone).isoformat()
 
 
 class Registry:
@@ -214,8 +228,9 @@ class Registry:
         return {"label": label, "version": block.get("version"), "md5": artifact.get("md5"),
                 "size": artifact.get("size"), "front": front, "body": body}
 
-    def check(self, base: str | None = None) -> dict:
-        """Cards valid for the profile and consistent with tags, pointers and dvc.yaml."""
+    def check(self, base: str | None = None, remote: bool = False) -> dict:
+        """Cards valid for the profile and consistent with tags, pointers and dvc.yaml; with
+        `remote`, their artifacts present in the DVC remote too."""
         cfg = self.config
         models = self.card_models()
         if base:
@@ -226,6 +241,8 @@ class Registry:
         for name in models:
             problems += self._check_card(name, cfg, events)
         problems += self._check_secrets()
+        if remote:
+            problems += self._check_remote(models)
         return {"ok": not problems, "checked": models,
                 "problems": [p.as_dict() for p in problems]}
 
@@ -288,6 +305,20 @@ class Registry:
             problem("registry.previous_version", f"{previous} is not a registered version of "
                     f"{name}: it must name the version this one follows")
         return problems
+
+    def _check_remote(self, models: list[str]) -> list[cards.Problem]:
+        pointers = []
+        for name in models:
+            entry = self._artifact_entry(name, None)
+            path = os.path.join(self.root, f"{entry}.dvc") if entry else None
+            if path and os.path.exists(path):
+                pointer = storage.read_pointer(open(path, "rb").read(), f"{entry}.dvc")
+                pointer.path = entry
+                pointers.append(pointer)
+        return [cards.Problem(f"{p.path}.dvc", "", "Art. 18",
+                              f"the artifact ({p.md5}) is not in the DVC remote: push it with "
+                              "`dvc push` (or register with --push)")
+                for p in storage.missing_from_remote(self.root, pointers, self.config.remote)]
 
     def _check_secrets(self) -> list[cards.Problem]:
         path = os.path.join(self.root, ".dvc", "config")
@@ -365,6 +396,189 @@ class Registry:
         text = (reports.render_markdown(blocks) if fmt == "md"
                 else reports.render_html(blocks, f"Technical documentation: {title}"))
         return {**info, "format": fmt, "missing": missing, "text": text}
+
+    def check_ref(self, ref: str, remote: bool = False) -> dict:
+        """What a pushed tag did, in gto check-ref's fields, after checking that version's card
+        and artifact at the tagged commit (for CI on tag push)."""
+        tag = ref[len("refs/tags/"):] if ref.startswith("refs/tags/") else ref
+        parsed = parse_tag_name(tag)
+        if parsed is None or parsed.action == CREATE:
+            raise InputError(f"{ref!r} is not a registry tag: expected NAME@vX.Y.Z, "
+                             "NAME#STAGE#N and the like")
+        state = self.model(parsed.model)
+        event = next((e for e in state.events if e.tag == tag), None)
+        if event is None:
+            raise NotFoundError(f"no annotated tag {tag!r} here: fetch tags (git fetch --tags) "
+                                "and check the name")
+        data = {"artifact": event.model, "created_at": _local_iso(event),
+                "author": event.tagger, "author_email": event.tagger_email,
+                "message": event.message, "commit_hexsha": event.commit, "tag": event.tag}
+        version = next((v for v in state.versions if v.registration and (
+            v.commit == event.commit if event.action in (ASSIGN, UNASSIGN)
+            else v.version == event.version)), None)
+        if event.action != DEPRECATE:
+            data["version"] = version.version if version else event.version
+        if event.stage:
+            data["stage"] = event.stage
+        data["event"] = GTO_EVENTS[event.action]
+        if event.action in (REGISTER, ASSIGN):
+            if version is None:
+                raise NotFoundError(f"{tag} points at a commit with no registered version: "
+                                    "promote registered versions only")
+            problems = self._check_version(version, remote)
+            if problems:
+                raise InputError(f"{version.model} {version.version} at {version.commit[:12]} "
+                                 f"is not valid ({len(problems)} problem(s)): fix the card or "
+                                 "push the artifact, then re-tag", details=problems, data=data)
+        return data
+
+    def _check_version(self, version: VersionState, remote: bool) -> list[str]:
+        """Problems with a registered version as committed: its card and its artifact."""
+        rel = cards.card_path(version.model)
+        try:
+            side = self._card_side(version.model, version.version, version.commit)
+            pointer = self._artifact(version)
+        except RegistryError as exc:
+            return [str(exc)]
+        if side is None:
+            return [f"{rel} is missing at {version.commit[:12]}"]
+        problems = [str(p) for p in cards.validate(side["front"], self.config.card_profile,
+                                                   rel)]
+        if side["version"] != version.version:
+            problems.append(f"{rel}: registry.version says {side['version']} but the tag says "
+                            f"{version.version}")
+        if (side["md5"], side["size"]) != (pointer.md5, pointer.size):
+            problems.append(f"{rel}: registry.artifact.md5 {side['md5']} does not match "
+                            f"{pointer.path}.dvc ({pointer.md5})")
+        if remote and storage.missing_from_remote(self.root, [pointer], self.config.remote):
+            problems.append(f"{pointer.path} ({pointer.md5}) of {version.model} "
+                            f"{version.version} is not in the DVC remote: push it with dvc push")
+        return problems
+
+    def which(self, hash_or_file: str) -> list[dict]:
+        """Every registered version, of any model, whose artifact has this md5 or sha256.
+
+        For post-market monitoring: a log line that carries an artifact hash maps back to the
+        version, even one since deregistered or whose model is deprecated. One `git cat-file
+        --batch` pass reads every registered version's card.
+        """
+        if os.path.exists(hash_or_file):
+            digest = storage.digest(hash_or_file)
+            wanted = {digest.md5, digest.sha256}
+        elif re.fullmatch(r"[0-9a-f]{32}(\.dir)?|[0-9a-f]{64}", hash_or_file.lower()):
+            wanted = {hash_or_file.lower()}
+        else:
+            raise InputError(f"{hash_or_file!r} is neither a file nor an md5/sha256 hash: give "
+                             "32 or 64 hex digits, or the path of an artifact")
+        events, _ = self.git.tags()
+        registrations = [e for e in events if e.action == REGISTER]
+        blobs = self.git.read_many([f"{e.commit}:{cards.card_path(e.model)}"
+                                    for e in registrations])
+        states: dict[str, ModelState] = {}
+        found = []
+        for e in registrations:
+            blob = blobs.get(f"{e.commit}:{cards.card_path(e.model)}")
+            if not blob or not any(h.encode() in blob for h in wanted):
+                continue
+            try:
+                front, _ = cards.split(blob.decode("utf-8"), cards.card_path(e.model))
+            except (InputError, UnicodeDecodeError):
+                continue
+            artifact = ((front.get("registry") or {}).get("artifact") or {})
+            if not wanted & {artifact.get("md5"), artifact.get("sha256")}:
+                continue
+            state = states.setdefault(e.model, resolve_model(e.model, events))
+            version = next(v for v in state.versions if v.registration is e)
+            status = ("deprecated" if state.deprecated else
+                      "active" if version.active else "deregistered")
+            found.append({"name": e.model, "version": e.version, "tag": e.tag,
+                          "commit": e.commit, "card": cards.card_path(e.model),
+                          "md5": artifact.get("md5"), "sha256": artifact.get("sha256"),
+                          "status": status, "stages": state.stages_of(version)})
+        if not found:
+            raise NotFoundError(f"no registered version has an artifact with hash "
+                                f"{', '.join(sorted(wanted))}", data=[])
+        return found
+
+    def release(self, push: bool = False, sign: bool = False) -> dict:
+        """Tag every card version on this branch that has no registration tag yet.
+
+        The pull-request flow: a reviewed card (from `register --no-tag`) merged to main is the
+        registration, and this makes its tag. Re-running it adds nothing.
+        """
+        events, _ = self.git.tags()
+        head = self.git.head()
+        if push:
+            self._check_push_target()
+        pending = []
+        for name in self.card_models():
+            side = self._card_side(name, "HEAD", head)
+            if side is None or not isinstance(side["version"], str):
+                continue
+            state = resolve_model(name, events)
+            if any(v.version == side["version"] for v in state.versions):
+                continue
+            if self.git.tag_exists(register_tag(name, side["version"])):
+                continue
+            pending.append((name, side["version"], state))
+        problems = []
+        for name, version, state in pending:
+            problems += self._check_release(name, version, state, head, push)
+        if problems:
+            raise InputError(f"{len(problems)} problem(s) stop the release; nothing was tagged: "
+                             "fix them and run registry release again", details=problems)
+        created = []
+        for name, version, state in pending:
+            tag_name = register_tag(name, version)
+            self.git.create_tag(tag_name, head, f"Register {name} {version}",
+                                self._stamp(state), sign)
+            created.append(tag_name)
+        if push and created:
+            self._push([f"refs/tags/{t}" for t in created], None, cleanup=created)
+        return {"commit": head, "tags": created, "pushed": bool(push and created)}
+
+    def _check_release(self, name, version, state, head, remote) -> list[str]:
+        check = self._check_card(name, self.config, state.events)
+        problems = [str(p) for p in check if not p.field.startswith("registry.version")]
+        if remote and not problems:
+            entry = self._artifact_entry(name, head)
+            pointer = storage.read_pointer(self.git.read(head, entry + ".dvc") or b"",
+                                           entry + ".dvc")
+            pointer.path = entry
+            if storage.missing_from_remote(self.root, [pointer], self.config.remote):
+                problems.append(f"{entry} ({pointer.md5}) of {name} {version} is not in the "
+                                "DVC remote: run dvc push and try again")
+        return problems
+
+    def verify(self, ref: str | None = None, remote: bool = True) -> dict:
+        """Signatures, hashes and remote presence of one version, or of every active one."""
+        if ref:
+            state, version = self._locate(ref)
+            targets = [(state, version)]
+        else:
+            events, _ = self.git.tags()
+            targets = [(st, v) for st in (resolve_model(n, events) for n in model_names(events))
+                       for v in st.active_versions]
+        require = self.config.require_signed_tags
+        results, failures = [], 0
+        for state, version in targets:
+            problems = self._check_version(version, remote)
+            reg = version.registration
+            signature = "unsigned"
+            if reg.signed:
+                signature = "good" if self.git.verify_tag(reg.tag) else "bad"
+            if signature == "bad" or (require and signature != "good"):
+                problems.append(f"{reg.tag}: signature {signature}; registry.yaml requires "
+                                "signed tags" if require else f"{reg.tag}: bad signature")
+            failures += bool(problems)
+            results.append({"name": version.model, "version": version.version, "tag": reg.tag,
+                            "signature": signature, "ok": not problems, "problems": problems})
+        data = {"ok": not failures, "versions": results}
+        if failures:
+            raise RegistryError(f"{failures} of {len(results)} version(s) failed verification",
+                                details=[f"{r['tag']}: {p}" for r in results for p in
+                                         r["problems"]], data=data)
+        return data
 
     # ================================================================ retrieval
 
@@ -562,10 +776,13 @@ class Registry:
                              f"`git remote add {ORIGIN} URL` or drop --push")
         return self.git.branch()
 
-    def _push(self, refspecs: list[str], tag_name: str | None) -> None:
+    def _push(self, refspecs: list[str], tag_name: str | None,
+              cleanup: list[str] | None = None) -> None:
         proc = self.git.push(ORIGIN, refspecs)
         if proc.returncode == 0:
             return
+        for tag in cleanup or []:
+            self.git.delete_tag(tag)
         if tag_name:
             self.git.delete_tag(tag_name)
             there = self.git.remote_tag_commit(ORIGIN, tag_name)

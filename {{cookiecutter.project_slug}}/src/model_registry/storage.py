@@ -139,6 +139,33 @@ def push(root: str, targets: list[str], remote: str | None) -> None:
                             ) from None
 
 
+def missing_from_remote(root: str, pointers: list[Pointer], remote: str | None = None
+                        ) -> list[Pointer]:
+    """The pointers whose data the DVC remote lacks (for a folder: its manifest or any file).
+
+    Asks the remote object by object, without downloading, so CI can refuse a version whose
+    bytes never reached storage before anyone tags or deploys it.
+    """
+    from dvc.repo import Repo
+
+    try:
+        with Repo(root) as repo:
+            odb = repo.cloud.get_remote_odb(remote, command="check")
+            missing = []
+            for pointer in pointers:
+                oids = [pointer.md5]
+                if pointer.is_dir and odb.exists(pointer.md5):
+                    manifest = json.loads(odb.fs.cat_file(odb.oid_to_path(pointer.md5)))
+                    oids += [entry["md5"] for entry in manifest]
+                if not all(odb.exists(oid) for oid in oids):
+                    missing.append(pointer)
+            return missing
+    except Exception as exc:  # DVC raises many types; all mean "could not ask the remote"
+        name = remote or "the default remote"
+        raise RegistryError(f"could not query DVC remote {name} ({type(exc).__name__}: {exc}): "
+                            "check that it is reachable and its credentials are set") from None
+
+
 def fetch(repo: str, rev: str, pointer: Pointer, dest: str, force: bool) -> Digest:
     """Write the artifact of `pointer` at `rev` to `dest`, only once its md5 matches.
 

@@ -209,6 +209,7 @@ class Event:
     counter: int | None = None
     commit_time: int = 0
     signed: bool = False
+    zone: str = "+0000"
 
     @property
     def order(self) -> tuple:
