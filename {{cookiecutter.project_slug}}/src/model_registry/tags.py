@@ -27,6 +27,7 @@ SEMVER_PATTERN = (
     r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?"
 )
 VERSION_PATTERN = "v" + SEMVER_PATTERN
+MAX_NAME = 128
 
 REGISTER = "register"
 DEREGISTER = "deregister"
@@ -58,6 +59,9 @@ def is_valid_name(value: str) -> bool:
 def check_name(value: str, what: str = "model name") -> str:
     if not is_valid_name(value):
         raise InputError(f"invalid {what} {value!r}: {_NAME_HINT}")
+    if len(value) > MAX_NAME:
+        raise InputError(f"{what} is {len(value)} characters long: keep it to {MAX_NAME} "
+                         "(git stores each tag as a file, and file names are limited)")
     return value
 
 
