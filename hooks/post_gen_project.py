@@ -12,8 +12,8 @@ import subprocess
 CI = {{ cookiecutter.ci | tojson }}
 PRUNE = {
     "github": [".gitlab-ci.yml"],
-    "gitlab": [".github"],
-    "none": [".github", ".gitlab-ci.yml"],
+    "gitlab": [".github", "zizmor.yml"],
+    "none": [".github", ".gitlab-ci.yml", "zizmor.yml"],
 }[CI]
 
 
