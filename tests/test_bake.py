@@ -40,7 +40,10 @@ HELPER_ENTRY_POINTS = {
     "src/model_registry/cli.py",
 }
 CI_FILES = {
-    "github": {".github/workflows/registry.yml"},
+    "github": {".github/workflows/review.yml", ".github/workflows/release.yml",
+               ".github/workflows/tag.yml", ".github/workflows/promote.yml",
+               ".github/workflows/verify.yml", ".github/pull_request_template.md",
+               ".github/CODEOWNERS", "zizmor.yml"},
     "gitlab": {".gitlab-ci.yml"},
     "none": set(),
 }
