@@ -7,7 +7,6 @@ The answers a user gives must land where the registry's tools read them (registr
 from __future__ import annotations
 
 import re
-
 from pathlib import Path
 
 import pytest
