@@ -21,6 +21,7 @@ class Config:
     defaults: dict = field(default_factory=dict)
     remote: str | None = None
     require_signed_tags: bool = False
+    allowed_signers: str = "allowed_signers"
 
     def check_stage(self, stage: str) -> str:
         if stage not in self.stages:
@@ -29,13 +30,17 @@ class Config:
         return stage
 
 
-def load(root: str) -> Config:
+def load(root: str, committed: bytes | None = None) -> Config:
+    """The settings in the work tree's registry.yaml, or `committed` (its text at HEAD) where
+    there is no work tree, as in a `--no-checkout` clone made by `get --repo`."""
     path = os.path.join(root, CONFIG_FILE)
-    if not os.path.exists(path):
+    if os.path.exists(path):
+        with open(path, "rb") as f:
+            committed = f.read()
+    if committed is None:
         raise InputError(f"{CONFIG_FILE} not found in {root}: run this in a registry "
                          "repository made from the template")
-    with open(path, "rb") as f:
-        data = yamlio.load(f.read(), CONFIG_FILE)
+    data = yamlio.load(committed, CONFIG_FILE)
     if not isinstance(data, dict):
         raise InputError(f"{CONFIG_FILE} must be a mapping of settings")
     stages = data.get("stages") or []
@@ -52,6 +57,10 @@ def load(root: str) -> Config:
     profile = data.get("card_profile", "standard")
     if profile not in PROFILES:
         raise InputError(f"{CONFIG_FILE}: card_profile must be one of {', '.join(PROFILES)}")
+    signers = data.get("allowed_signers") or "allowed_signers"
+    if not isinstance(signers, str) or os.path.isabs(signers) or ".." in signers.split("/"):
+        raise InputError(f"{CONFIG_FILE}: 'allowed_signers' must be a path inside the registry")
     return Config(stages=stages, promotion=promotion, card_profile=profile,
                   defaults=data.get("defaults") or {}, remote=data.get("remote"),
-                  require_signed_tags=bool(data.get("require_signed_tags", False)))
+                  require_signed_tags=bool(data.get("require_signed_tags", False)),
+                  allowed_signers=signers)

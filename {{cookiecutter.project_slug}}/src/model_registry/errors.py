@@ -31,3 +31,7 @@ class InputError(RegistryError):
 
 class NotFoundError(InputError):
     """The request is well formed but names nothing in the registry. Exit status 2."""
+
+
+class ConflictError(RegistryError):
+    """Someone else changed origin first (a tag was taken). Exit status 1."""

@@ -92,8 +92,11 @@ class Git:
                               capture_output=True, check=False)
         return proc.stdout if proc.returncode == 0 else None
 
-    def verify_tag(self, tag: str) -> bool:
-        return self.run("verify-tag", tag, check=False).returncode == 0
+    def verify_tag(self, tag: str, allowed_signers: str) -> bool:
+        """Whether the tag's signature is good; SSH signatures are checked against
+        `allowed_signers` (git's format), OpenPGP ones against the user's keyring."""
+        return self.run("-c", f"gpg.ssh.allowedSignersFile={allowed_signers}", "verify-tag",
+                        "--", tag, check=False).returncode == 0
 
     def changed_files(self, base: str, paths: list[str]) -> tuple[list[str], str]:
         """Files under `paths` that differ between the work tree and the merge base of `base`
@@ -154,6 +157,10 @@ class Git:
                      if self.head() else [])
         paths = [p for p in paths if p in known or os.path.exists(os.path.join(self.root, p))]
         self.run("add", "--all", "--", *paths)
+        head = self.head()
+        if head and self.run("diff", "--cached", "--quiet", "HEAD", "--", *paths,
+                             check=False).returncode == 0:
+            return head  # already committed, e.g. by a run whose push was interrupted
         self.run("commit", "--quiet", "--only", "-m", message, "--", *paths)
         return self.out("rev-parse", "HEAD")
 
@@ -171,6 +178,15 @@ class Git:
 
     def push(self, remote: str, refspecs: list[str]) -> subprocess.CompletedProcess:
         return self.run("push", "--atomic", "--porcelain", remote, *refspecs, check=False)
+
+    def remote_tags(self, remote: str, pattern: str) -> set[str]:
+        """Names of the tags on `remote` matching `pattern` (e.g. refs/tags/churn@*)."""
+        out = self.run("ls-remote", "--tags", "--refs", remote, pattern, check=False).stdout
+        return {line.split("refs/tags/", 1)[1] for line in out.splitlines() if "refs/tags/" in line}
+
+    def fetch_tags(self, remote: str) -> None:
+        """Fetch the remote's tags; existing local tags are never overwritten."""
+        self.run("fetch", "--quiet", remote, "refs/tags/*:refs/tags/*", check=False)
 
     def remote_tag_commit(self, remote: str, tag: str) -> str | None:
         """The commit `tag` points to on `remote`, or None if the remote has no such tag."""

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 
 from . import cards, config, reports, storage, yamlio
-from .errors import InputError, NotFoundError, RegistryError
+from .errors import ConflictError, InputError, NotFoundError, RegistryError
 from .gitrepo import Git
 from .tags import (ASSIGN, CREATE, DEPRECATE, DEREGISTER, REGISTER, UNASSIGN, Event, ModelState,
                    VersionState, assign_tag, bump, check_name, check_version, deprecate_tag,
@@ -62,7 +62,9 @@ class Registry:
     @property
     def config(self) -> config.Config:
         if self._config is None:
-            self._config = config.load(self.root)
+            here = os.path.exists(os.path.join(self.root, config.CONFIG_FILE))
+            self._config = config.load(self.root, None if here else
+                                       self.git.read("HEAD", config.CONFIG_FILE))
         return self._config
 
     # ================================================================ reading
@@ -105,11 +107,41 @@ class Registry:
             found = state.latest
         if found is None:
             raise NotFoundError(f"{ref!r} names no active version: see `registry history {name}`")
+        if self.config.require_signed_tags:
+            held = [e for e in found.stage_events.get(wanted.stage, []) if e.action == ASSIGN]
+            self._require_signed([found.registration] + held[-1:])
         return state, found
+
+    def signature(self, event: Event) -> str:
+        """'good', 'bad' or 'unsigned': the tag's signature checked against allowed_signers."""
+        if not event.signed:
+            return "unsigned"
+        rel = self.config.allowed_signers
+        path = os.path.join(self.root, rel)
+        if not os.path.exists(path):
+            path = os.path.join(self.git.out("rev-parse", "--absolute-git-dir"),
+                                "registry-allowed-signers")
+            with open(path, "wb") as f:
+                f.write(self.git.read("HEAD", rel) or b"")
+        return "good" if self.git.verify_tag(event.tag, path) else "bad"
+
+    def _require_signed(self, events: list[Event]) -> None:
+        for event in events:
+            status = self.signature(event)
+            if status != "good":
+                signers = self.config.allowed_signers
+                how = "not signed" if status == "unsigned" else f"signed by a key not in {signers}"
+                raise RegistryError(f"tag {event.tag} is {how}, and registry.yaml requires signed "
+                                    "tags: re-tag with --sign, or add the signer's key to "
+                                    f"{signers} through a reviewed change")
 
     def _artifact(self, version: VersionState) -> storage.Pointer:
         """The DVC pointer of a version, read from git at its commit."""
         entry_path = self._artifact_entry(version.model, version.commit)
+        if entry_path is not None and not _inside(entry_path, f"models/{version.model}"):
+            raise RegistryError(f"{DVC_YAML} at {version.commit[:12]} puts the artifact of "
+                                f"{version.model} at {entry_path!r}, outside models/"
+                                f"{version.model}/: refusing it; fix {DVC_YAML}")
         if entry_path is None:
             raise RegistryError(f"{version.model} {version.version} has no entry in {DVC_YAML} "
                                 f"at {version.commit[:12]}: the registry is damaged; run "
@@ -254,6 +286,9 @@ class Registry:
             return [cards.Problem(rel, "", "", str(exc))]
         front = side["front"]
         problems = cards.validate(front, cfg.card_profile, rel)
+        problems += [cards.Problem(rel, "", "", f"holds what looks like {what}: remove it and "
+                                   "rotate the credential") for what in
+                     storage.credentials_in(_read_text(os.path.join(self.root, rel)))]
         block = front.get("registry") if isinstance(front.get("registry"), dict) else {}
         version = block.get("version")
 
@@ -379,10 +414,9 @@ class Registry:
         stages = [[e.stage, "assigned" if e.action == ASSIGN else "unassigned", _iso(e.time),
                    e.tag] for s in version.stage_events.values() for e in s]
         reg = version.registration
-        signature = "not signed"
-        if reg.signed:
-            signature = ("signed, verified" if self.git.verify_tag(reg.tag)
-                         else "signed, NOT verified (check the allowed signers)")
+        signature = {"unsigned": "not signed", "good": "signed, verified against "
+                     f"{self.config.allowed_signers}", "bad": "signed, NOT verified: the key "
+                     f"is not in {self.config.allowed_signers}"}[self.signature(reg)]
         missing = [str(p) for p in cards.validate(front, "eu-ai-act-high-risk",
                                                   cards.card_path(version.model))]
         blocks = reports.technical_doc({
@@ -421,6 +455,9 @@ class Registry:
         if event.stage:
             data["stage"] = event.stage
         data["event"] = GTO_EVENTS[event.action]
+        if self.config.require_signed_tags:
+            self._require_signed([event] + ([version.registration] if version and
+                                            version.registration is not event else []))
         if event.action in (REGISTER, ASSIGN):
             if version is None:
                 raise NotFoundError(f"{tag} points at a commit with no registered version: "
@@ -564,12 +601,10 @@ class Registry:
         for state, version in targets:
             problems = self._check_version(version, remote)
             reg = version.registration
-            signature = "unsigned"
-            if reg.signed:
-                signature = "good" if self.git.verify_tag(reg.tag) else "bad"
+            signature = self.signature(reg)
             if signature == "bad" or (require and signature != "good"):
-                problems.append(f"{reg.tag}: signature {signature}; registry.yaml requires "
-                                "signed tags" if require else f"{reg.tag}: bad signature")
+                problems.append(f"signature {signature}" + ("; registry.yaml requires signed "
+                                                            "tags" if require else ""))
             failures += bool(problems)
             results.append({"name": version.model, "version": version.version, "tag": reg.tag,
                             "signature": signature, "ok": not problems, "problems": problems})
@@ -588,7 +623,8 @@ class Registry:
         pointer = self._artifact(version)
         dest = output or os.path.basename(pointer.path)
         _check_output(dest, force)
-        got = storage.fetch(self.root, version.commit, pointer, dest, force)
+        got = storage.fetch(self.root, version.commit, pointer, dest, force,
+                            f"{version.model} {version.version}")
         info.update(output=os.path.abspath(dest), sha256=got.sha256)
         return info
 
@@ -601,22 +637,25 @@ class Registry:
         check_name(name)
         if version and bump_part:
             raise InputError("give either --version or --bump, not both")
-        cfg = self.config
-        state = self.model(name)
-        previous = state.active_versions[0] if state.active_versions else None
         if version:
             check_version(version)
-        else:
-            version = bump(previous.version if previous else None, bump_part or "patch")
+        cfg = self.config
+        state = self.model(name)
+        model_dir = f"models/{name}"
+        source = self._artifact_source(name, model_dir, path)
+        dest = f"{model_dir}/{os.path.basename(source.rstrip('/'))}"
+        metric_values = _read_metrics(metrics) if metrics else None
+        if push and tag:
+            resumed = self._resume_push(state, source, version, self._check_push_target())
+            if resumed:
+                return resumed
+        previous = state.active_versions[0] if state.active_versions else None
+        version = version or bump(previous.version if previous else None, bump_part or "patch")
         taken = [v for v in state.versions if v.version == version]
         if taken or self.git.tag_exists(register_tag(name, version)):
             where = f" at {taken[0].commit[:12]}" if taken else ""
             raise InputError(f"{name} {version} is already registered{where}: pick another "
                              "version or use --bump")
-        model_dir = f"models/{name}"
-        source = self._artifact_source(name, model_dir, path)
-        dest = f"{model_dir}/{os.path.basename(source.rstrip('/'))}"
-        metric_values = _read_metrics(metrics) if metrics else None
         card_rel = cards.card_path(name)
         card_file = os.path.join(self.root, card_rel)
         first_card = not os.path.exists(card_file)
@@ -684,6 +723,34 @@ class Registry:
             result["pushed"] = True
         return result
 
+    def _resume_push(self, state: ModelState, source: str, version: str | None,
+                     branch: str) -> dict | None:
+        """Finish a registration that was tagged here but never reached origin (its push was
+        interrupted): the same artifact registered again is pushed, not registered twice."""
+        local = [v for v in state.versions if v.registration and v.version == (version or
+                                                                              v.version)]
+        if not local:
+            return None
+        on_origin = self.git.remote_tags(ORIGIN, f"refs/tags/{state.name}@*")
+        unpushed = [v for v in local if v.tag not in on_origin]
+        md5 = storage.digest(source).md5 if unpushed else None
+        for v in unpushed:
+            pointer = self._artifact(v)
+            if pointer.md5 != md5:
+                continue
+            work_tree = os.path.join(self.root, pointer.path + ".dvc")
+            if not os.path.exists(work_tree) or storage.read_pointer(
+                    open(work_tree, "rb").read(), pointer.path).md5 != md5:
+                raise InputError(f"{v.tag} was never pushed; check out its commit "
+                                 f"({v.commit[:12]}) and re-run to push it")
+            storage.push(self.root, [pointer.path + ".dvc"], self.config.remote)
+            self._push([f"HEAD:refs/heads/{branch}", f"refs/tags/{v.tag}"], v.tag)
+            return {"name": state.name, "version": v.version, "previous_version": None,
+                    "commit": v.commit, "tag": v.tag, "pushed": True, "resumed": True,
+                    "artifact": {"path": pointer.path, "md5": pointer.md5,
+                                 "size": pointer.size}, "card": cards.card_path(state.name)}
+        return None
+
     def promote(self, name: str, version: str, stage: str, *, message: str | None = None,
                 push: bool = False, sign: bool = False) -> dict:
         check_name(name)
@@ -739,14 +806,31 @@ class Registry:
     # ---------------------------------------------------------------- writing helpers
 
     def _stage_tag(self, state, target, stage, action, message, push, sign) -> dict:
-        _, names = self.git.tags(state.name)
-        counter = next_counter(state.name, names)
+        """Make a stage tag with the next counter. If another promotion took that counter on
+        origin meanwhile, fetch its tags and try the next one, unless it moved this very
+        stage, which is refused rather than silently overridden."""
         make = assign_tag if action == ASSIGN else unassign_tag
         verb = "Promote" if action == ASSIGN else "Demote"
         default = f"{verb} {state.name} {target.version} {'to' if action == ASSIGN else 'from'} {stage}"
-        result = self._write_tag(state, make(state.name, stage, counter), target.commit, action,
-                                 message or default, push, sign, version=target.version)
-        result.update(stage=stage, changed=True)
+        holder = state.stages.get(stage)
+        for attempt in range(3):
+            _, names = self.git.tags(state.name)
+            tag_name = make(state.name, stage, next_counter(state.name, names))
+            try:
+                result = self._write_tag(state, tag_name, target.commit, action,
+                                         message or default, push, sign, version=target.version)
+                break
+            except ConflictError:
+                self.git.fetch_tags(ORIGIN)
+                state = self.model(state.name)
+                moved = state.stages.get(stage)
+                if (moved and moved.version) != (holder and holder.version) or attempt == 2:
+                    raise ConflictError(f"{tag_name} was taken on {ORIGIN}, and {stage} of "
+                                        f"{state.name} now holds "
+                                        f"{moved.version if moved else 'no version'}: see "
+                                        f"`registry history {state.name}`, then re-run if you "
+                                        "still want this change") from None
+        result.update(stage=stage, changed=True, attempts=attempt + 1)
         return result
 
     def _write_tag(self, state, tag_name, commit, action, message, push, sign,
@@ -778,21 +862,27 @@ class Registry:
 
     def _push(self, refspecs: list[str], tag_name: str | None,
               cleanup: list[str] | None = None) -> None:
+        """git push --atomic; on failure the local tags are removed, so nothing is left that
+        origin does not have, and re-running the command completes the work."""
         proc = self.git.push(ORIGIN, refspecs)
         if proc.returncode == 0:
             return
-        for tag in cleanup or []:
+        for tag in (cleanup or []) + ([tag_name] if tag_name else []):
             self.git.delete_tag(tag)
         if tag_name:
-            self.git.delete_tag(tag_name)
             there = self.git.remote_tag_commit(ORIGIN, tag_name)
             if there:
-                raise RegistryError(f"{tag_name} already exists on {ORIGIN} at {there[:12]}: "
-                                    "someone else took it; run `git fetch --tags` and try again "
-                                    "with the next version or counter (local tag removed)")
+                parsed = parse_tag_name(tag_name)
+                retry = (f"register again with --version {bump(parsed.version, 'patch')} after "
+                         "`git pull --rebase`" if parsed.action == REGISTER
+                         else "run `git fetch --tags` and try again")
+                raise ConflictError(f"{tag_name} already exists on {ORIGIN} at {there[:12]}: "
+                                    f"another change took it first; {retry} (local tag "
+                                    "removed; the artifact stays in the DVC remote)")
         reason = (proc.stderr.strip().splitlines() or ["rejected"])[-1]
-        raise RegistryError(f"git push to {ORIGIN} failed ({reason}): run `git pull --rebase` "
-                            "and try again" + (" (local tag removed)" if tag_name else ""))
+        raise RegistryError(f"git push to {ORIGIN} failed ({reason}): fix that (e.g. `git pull "
+                            "--rebase`) and re-run the same command to finish"
+                            + (" (local tag removed)" if tag_name else ""))
 
     def _artifact_source(self, name: str, model_dir: str, path: str | None) -> str:
         if path is None:
@@ -863,6 +953,12 @@ def get_from_url(url: str, ref: str, output: str | None = None, force: bool = Fa
 
 
 # ==================================================================== small helpers
+
+
+def _inside(path: str, folder: str) -> bool:
+    """Whether a repository-relative path stays inside `folder` (no '..', not absolute)."""
+    norm = os.path.normpath(path).replace(os.sep, "/")
+    return not os.path.isabs(path) and norm.startswith(folder + "/")
 
 
 def _check_output(dest: str, force: bool) -> None:

@@ -1,8 +1,9 @@
 """Artifact bytes: DVC tracks them, the DVC remote keeps them, and we verify every byte we hand out.
 
 DVC is driven through its CLI for writes (`dvc add`, `dvc push`: the interface DVC keeps stable)
-and through `dvc.api.DVCFileSystem` for reads at any revision. DVC is imported only here and only
-inside the functions that need it, so resolving a version never pays for it.
+and through its object stores (the local cache, then the remote) for reads at any revision. DVC
+is imported only here and only inside the functions that need it, so resolving a version never
+pays for it.
 """
 
 from __future__ import annotations
@@ -10,10 +11,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 
 from . import yamlio
@@ -41,17 +44,60 @@ class Digest:
         return data
 
 
+_CREDENTIALS = {
+    "an AWS access key id": re.compile(r"\b(AKIA|ASIA)[0-9A-Z]{16}\b"),
+    "a private key": re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"),
+    "a secret access key setting": re.compile(r"(?i)secret_access_key\s*[:=]\s*\S{16,}"),
+}
+
+
+def credentials_in(text: str) -> list[str]:
+    """Kinds of credential that `text` appears to hold (a file git would publish)."""
+    return [what for what, pattern in _CREDENTIALS.items() if pattern.search(text)]
+
+
 # ------------------------------------------------------------------ hashing
 
 
+class _Hasher:
+    """md5 (DVC's) and sha256 (the auditors') of one stream, computed side by side: hashlib
+    lets go of the GIL, so a second core does sha256 while this one does md5, and hashing a
+    large artifact costs the slower of the two rather than their sum."""
+
+    _pool = None
+
+    def __init__(self):
+        self.md5, self.sha256, self.size = hashlib.md5(), hashlib.sha256(), 0
+        self._sha_done = None
+
+    def update(self, chunk: bytes) -> None:
+        if _Hasher._pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+            _Hasher._pool = ThreadPoolExecutor(1, thread_name_prefix="sha256")
+        if self._sha_done is not None:
+            self._sha_done.result()
+        self._sha_done = _Hasher._pool.submit(self.sha256.update, chunk)
+        self.md5.update(chunk)
+        self.size += len(chunk)
+
+    def result(self) -> tuple[str, str, int]:
+        if self._sha_done is not None:
+            self._sha_done.result()
+        return self.md5.hexdigest(), self.sha256.hexdigest(), self.size
+
+
 def _hash_file(path: str) -> tuple[str, str, int]:
-    md5, sha, size = hashlib.md5(), hashlib.sha256(), 0
+    hasher = _Hasher()
     with open(path, "rb") as f:
         while chunk := f.read(CHUNK):
-            md5.update(chunk)
-            sha.update(chunk)
-            size += len(chunk)
-    return md5.hexdigest(), sha.hexdigest(), size
+            hasher.update(chunk)
+    return hasher.result()
+
+
+def _manifest_hash(entries: list[dict], algorithm) -> str:
+    """The hash of a directory manifest, serialised as DVC serialises its `.dir` objects."""
+    entries.sort(key=lambda e: e["relpath"])
+    return algorithm(json.dumps(entries, sort_keys=True).encode()).hexdigest()
 
 
 def digest(path: str) -> Digest:
@@ -74,12 +120,8 @@ def digest(path: str) -> Digest:
             sha_entries.append({"relpath": rel, "sha256": sha})
             total += size
 
-    def manifest_hash(entries, algorithm):
-        entries.sort(key=lambda e: e["relpath"])
-        return algorithm(json.dumps(entries, sort_keys=True).encode()).hexdigest()
-
-    return Digest(manifest_hash(md5_entries, hashlib.md5) + ".dir",
-                  manifest_hash(sha_entries, hashlib.sha256), total, len(md5_entries))
+    return Digest(_manifest_hash(md5_entries, hashlib.md5) + ".dir",
+                  _manifest_hash(sha_entries, hashlib.sha256), total, len(md5_entries))
 
 
 # ------------------------------------------------------------------ .dvc pointers
@@ -166,33 +208,30 @@ def missing_from_remote(root: str, pointers: list[Pointer], remote: str | None =
                             "check that it is reachable and its credentials are set") from None
 
 
-def fetch(repo: str, rev: str, pointer: Pointer, dest: str, force: bool) -> Digest:
+def fetch(repo: str, rev: str, pointer: Pointer, dest: str, force: bool,
+          label: str | None = None) -> Digest:
     """Write the artifact of `pointer` at `rev` to `dest`, only once its md5 matches.
 
-    The bytes land in a temporary sibling of `dest` and are renamed into place after the check,
-    so `dest` is either untouched or complete.
+    Each object comes from the local DVC cache when it holds a good copy, else from the DVC
+    remote, streamed in bounded parts and hashed on the way (memory stays flat whatever the
+    size). A downloaded object enters the cache only once its md5 matches, so a second `get`
+    needs no download and a corrupt remote copy never poisons the cache. The bytes land in a
+    temporary sibling of `dest` and are renamed into place after the check, so `dest` is
+    either untouched or complete. `label` (e.g. "churn v1.4.0") names the version in errors.
     """
-    from dvc.api import DVCFileSystem
-
+    label = label or f"{pointer.path} at {rev[:12]}"
     parent = os.path.dirname(os.path.abspath(dest))
     staging = tempfile.mkdtemp(prefix=".registry-get-", dir=parent)
     try:
-        fs = DVCFileSystem(repo, rev=rev)
         tmp = os.path.join(staging, "artifact")
-        try:
+        with _Objects(repo, rev, label, pointer.size) as objects:
             if pointer.is_dir:
-                fs.get(pointer.path, tmp, recursive=True)
+                got = objects.get_dir(pointer.md5, tmp, os.path.join(staging, "manifest"))
             else:
-                with fs.open(pointer.path, "rb") as src, open(tmp, "wb") as out:
-                    shutil.copyfileobj(src, out, CHUNK)
-        except Exception as exc:  # DVC raises many types; all mean "could not download"
-            raise RegistryError(f"could not download {pointer.path} at {rev[:12]} from the DVC "
-                                f"remote ({type(exc).__name__}: {exc}): check the remote and "
-                                "its credentials, then re-run") from None
-        got = digest(tmp)
+                got = objects.get_file(pointer.md5, tmp)
         if got.md5 != pointer.md5:
-            raise RegistryError(f"checksum mismatch for {pointer.path} at {rev[:12]}: expected "
-                                f"md5 {pointer.md5}, got {got.md5}; the remote or cache copy is "
+            raise RegistryError(f"checksum mismatch for {label} ({pointer.path}): expected md5 "
+                                f"{pointer.md5}, got {got.md5}; the copy in the DVC remote is "
                                 "corrupt, nothing was written")
         if os.path.lexists(dest):
             if not force:
@@ -205,3 +244,210 @@ def fetch(repo: str, rev: str, pointer: Pointer, dest: str, force: bool) -> Dige
         return got
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+# ------------------------------------------------------------------ objects and progress
+
+# A download reads one object in parts of PART bytes, JOBS at a time, in order: at most
+# (JOBS + 1) * PART bytes are held, so fetching 1 GiB or 100 GiB takes the same memory.
+PART = 8 << 20
+JOBS = 4
+# Progress on stderr: None means "when stderr is a terminal"; the CLI sets False for --json.
+PROGRESS: bool | None = None
+
+
+class _Objects:
+    """DVC's stores of one revision's objects: the local cache first, then the remote."""
+
+    def __init__(self, root: str, rev: str, label: str, size: int | None):
+        from dvc.repo import Repo
+
+        self.label = label
+        self.progress = _Progress(f"fetching {label}", size)
+        try:
+            self._repo = Repo(root, rev=rev)
+        except Exception as exc:  # DVC raises many types; all mean "not a DVC repository"
+            raise RegistryError(f"cannot read DVC's configuration at {rev[:12]} ({exc}): is "
+                                "this a registry repository?") from None
+        try:
+            self.remote = self._repo.cloud.get_remote_odb(None, command="get")
+        except Exception as exc:
+            self._repo.close()
+            raise RegistryError(f"no usable DVC remote for {label} ({exc}): set one in "
+                                ".dvc/config (`dvc remote add -d`)") from None
+        try:
+            self.cache = self._repo.cache.local
+            if not self.cache.path:
+                self.cache = None
+        except Exception:  # a clone without a DVC folder of its own: nowhere to cache
+            self.cache = None
+
+    def __enter__(self) -> "_Objects":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.progress.close()
+        self._repo.close()
+
+    def get_file(self, oid: str, out: str) -> Digest:
+        """The object `oid` written to `out`; the caller compares the md5 returned."""
+        cached = self.cache.oid_to_path(oid) if self.cache else None
+        if cached and os.path.isfile(cached):
+            hasher = _Hasher()
+            with open(cached, "rb") as src, open(out, "wb") as dst:
+                while chunk := src.read(PART):
+                    dst.write(chunk)
+                    hasher.update(chunk)
+                    self.progress.advance(len(chunk))
+            got = Digest(*hasher.result())
+            if got.md5 == _plain(oid):
+                return got
+            _discard(cached)  # a damaged cache copy: drop it and download a good one
+        return self._download(oid, out, cached)
+
+    def get_dir(self, oid: str, out: str, manifest_file: str) -> Digest:
+        """A directory: its manifest (`<md5>.dir`), verified, then each file it lists."""
+        got = self.get_file(oid, manifest_file)
+        if got.md5 != _plain(oid):
+            return Digest(got.md5 + ".dir", got.sha256, got.size)
+        try:
+            with open(manifest_file, "rb") as f:
+                entries = [(e["relpath"], e["md5"]) for e in json.load(f)]
+        except (ValueError, TypeError, KeyError):
+            raise RegistryError(f"the manifest of {self.label} ({oid}) is not a DVC directory "
+                                "listing: the remote copy is damaged") from None
+        os.makedirs(out)
+        sha_entries, total = [], 0
+        for relpath, file_oid in entries:
+            parts = relpath.split("/")
+            if relpath.startswith("/") or any(p in ("", ".", "..") for p in parts):
+                raise RegistryError(f"the manifest of {self.label} lists {relpath!r}, a path "
+                                    "outside the artifact: refusing to write it")
+            target = os.path.join(out, *parts)
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            got = self.get_file(file_oid, target)
+            if got.md5 != file_oid:
+                raise RegistryError(f"checksum mismatch for {self.label} ({relpath}): expected "
+                                    f"md5 {file_oid}, got {got.md5}; the copy in the DVC remote "
+                                    "is corrupt, nothing was written")
+            sha_entries.append({"relpath": relpath, "sha256": got.sha256})
+            total += got.size
+        return Digest(oid, _manifest_hash(sha_entries, hashlib.sha256), total, len(entries))
+
+    def _download(self, oid: str, out: str, cached: str | None) -> Digest:
+        """Stream `oid` from the remote into `out` and, once its md5 matches, into the cache."""
+        path = self.remote.oid_to_path(oid)
+        try:
+            size = self.remote.fs.size(path)
+        except FileNotFoundError:
+            raise RegistryError(f"{self.label}: object {oid} is not in the DVC remote: push it "
+                                "with `dvc push` from a clone that has it") from None
+        except Exception as exc:  # DVC raises many types; all mean "could not ask the remote"
+            raise RegistryError(f"could not reach the DVC remote for {self.label} "
+                                f"({type(exc).__name__}: {exc}): check that it is reachable "
+                                "and its credentials are set, then re-run") from None
+        keep = _cache_file(cached)
+        hasher = _Hasher()
+        try:
+            with open(out, "wb") as dst:
+                for chunk in self._parts(path, size):
+                    dst.write(chunk)
+                    if keep:
+                        keep.write(chunk)
+                    hasher.update(chunk)
+                    self.progress.advance(len(chunk))
+            got = Digest(*hasher.result())
+            if keep:
+                keep.close()
+                if got.md5 == _plain(oid):
+                    os.chmod(keep.name, 0o444)
+                    os.replace(keep.name, cached)
+            return got
+        except RegistryError:
+            raise
+        except Exception as exc:  # network, credentials, server errors: all "could not download"
+            raise RegistryError(f"could not download {self.label} from the DVC remote "
+                                f"({type(exc).__name__}: {exc}): check the remote and its "
+                                "credentials, then re-run") from None
+        finally:
+            if keep:
+                keep.close()
+                if os.path.exists(keep.name):
+                    os.remove(keep.name)
+
+    def _parts(self, path: str, size: int):
+        """The object's bytes in order, read in parts with JOBS ranged requests in flight."""
+        from collections import deque
+        from concurrent.futures import ThreadPoolExecutor
+
+        def read(start: int) -> bytes:
+            return self.remote.fs.cat_file(path, start=start, end=min(start + PART, size))
+
+        starts = iter(range(0, size, PART))
+        with ThreadPoolExecutor(JOBS, thread_name_prefix="download") as pool:
+            pending = deque(pool.submit(read, s) for _, s in zip(range(JOBS + 1), starts))
+            while pending:
+                chunk = pending.popleft().result()
+                following = next(starts, None)
+                if following is not None:
+                    pending.append(pool.submit(read, following))
+                yield chunk
+
+
+def _plain(oid: str) -> str:
+    """The md5 an object's bytes hash to (a `.dir` object's id carries a suffix)."""
+    return oid[:-len(".dir")] if oid.endswith(".dir") else oid
+
+
+def _cache_file(cached: str | None):
+    """A temporary file beside the cache path, or None if the cache cannot be written."""
+    if not cached:
+        return None
+    try:
+        os.makedirs(os.path.dirname(cached), exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=".registry-", dir=os.path.dirname(cached))
+        os.close(fd)
+        return open(name, "wb")
+    except OSError:
+        return None
+
+
+def _discard(path: str) -> None:
+    try:
+        os.chmod(path, 0o644)
+        os.remove(path)
+    except OSError:
+        pass
+
+
+class _Progress:
+    """One line on stderr for a transfer that takes a while: drawn only on a terminal, only
+    after the first half second, at most four times a second, and never with --json."""
+
+    def __init__(self, what: str, total: int | None):
+        self._clock = time.monotonic
+        self.what, self.total, self.done = what, total, 0
+        self.start = self.last = self._clock()
+        self.drawn = False
+        self.enabled = PROGRESS if PROGRESS is not None else sys.stderr.isatty()
+
+    def advance(self, count: int) -> None:
+        self.done += count
+        now = self._clock()
+        if self.enabled and now - self.start >= 0.5 and now - self.last >= 0.25:
+            self.last = now
+            self._draw(now)
+
+    def close(self) -> None:
+        if self.drawn:
+            self._draw(self._clock())
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+
+    def _draw(self, now: float) -> None:
+        mib, rate = self.done / (1 << 20), self.done / max(now - self.start, 1e-6) / 1e6
+        share = f"{min(self.done / self.total, 1):4.0%} " if self.total else ""
+        of = f" of {self.total / (1 << 20):.0f}" if self.total else ""
+        sys.stderr.write(f"\r{self.what}: {share}{mib:.0f}{of} MiB, {rate:.0f} MB/s ")
+        sys.stderr.flush()
+        self.drawn = True
