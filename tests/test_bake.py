@@ -29,6 +29,7 @@ RENDERED = {
     ".gto",
     ".pre-commit-config.yaml",
     "README.md",
+    "allowed_signers",
     "dvc.yaml",
     "models/.gitkeep",
     "pyproject.toml",
