@@ -454,6 +454,7 @@ def test_push_sends_data_first_then_branch_and_tag_and_loses_races_cleanly(regis
     run_git(other, "tag", "-a", "-m", "Demote elsewhere", f"m#{stage}!#2", "m@v0.0.1^{commit}")
     run_git(other, "push", "--quiet", "origin", f"m#{stage}!#2")
 
+    # the loser sees that the winner moved the same stage, and stops rather than override it
     message = one_error_line(repo.cli("demote", "m", stage, "--push"), exit_code=1)
-    assert f"m#{stage}!#2" in message and "already exists" in message
-    assert repo.git("tag", "--list", f"m#{stage}!*") == ""
+    assert f"m#{stage}!#2 was taken on origin" in message and "holds no version" in message
+    assert repo.git("tag", "--list", f"m#{stage}!*") == f"m#{stage}!#2"  # the winner's, fetched
