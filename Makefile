@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench clean
+.PHONY: demo test bench clean browser
 
 $(STAMP): tests/requirements.txt demo/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -20,8 +20,16 @@ $(STAMP): tests/requirements.txt demo/requirements.txt
 demo: $(STAMP)
 	$(PY) demo/demo.py
 
-test: $(STAMP)
-	$(PY) -m pytest -n 2 tests
+# Headless Chromium (Debian's package) loads the static site in tests/test_site.py.
+browser:
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+				chromium) || echo "note: could not install chromium"; \
+		else echo "note: install Chromium (apt-get install chromium) for the site tests"; fi; }
+
+test: $(STAMP) browser
+	$(PY) -m pytest -n 2 --dist loadgroup tests
 
 bench: $(STAMP)
 	$(PY) benchmarks/run.py

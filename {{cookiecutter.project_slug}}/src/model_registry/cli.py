@@ -126,13 +126,19 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("ref")
     p.add_argument("-o", "--output", metavar="FILE", help="write it to FILE")
     p.add_argument("--format", choices=("md", "html"), default="md")
+
+    p = command("site", "a static HTML catalogue: models, versions, stages, history, charts")
+    p.add_argument("-o", "--output", metavar="DIR", required=True,
+                   help="folder to write the site to (replaced if `registry site` wrote it)")
     return parser
 
 
 def run(args: argparse.Namespace) -> tuple[object, str]:
     """Carry out a parsed command; returns (data for --json, text for people)."""
-    from . import cards, operations
+    from . import cards, operations, storage
 
+    if getattr(args, "json", False):
+        storage.PROGRESS = False  # --json output is for scripts: no progress lines
     if args.command == "get" and args.repo:
         data = operations.get_from_url(args.repo, args.ref, args.output, args.force)
         return data, _got(data)
@@ -217,6 +223,11 @@ def run(args: argparse.Namespace) -> tuple[object, str]:
             return data, f"wrote the technical documentation of {data['name']} " \
                          f"{data['version']} to {args.output}"
         return data, data["text"].rstrip("\n")
+    if c == "site":
+        from . import site
+        data = site.build(reg, args.output)
+        return data, (f"wrote {data['pages']} pages for {len(data['models'])} model(s) to "
+                      f"{data['output']}: open {data['index']}")
     data = reg.show(args.ref)
     return data, data["text"].rstrip("\n")
 

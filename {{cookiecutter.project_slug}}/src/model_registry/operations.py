@@ -342,7 +342,7 @@ class Registry:
         return problems
 
     def _check_remote(self, models: list[str]) -> list[cards.Problem]:
-        pointers = []
+        pointers, labels = [], {}
         for name in models:
             entry = self._artifact_entry(name, None)
             path = os.path.join(self.root, f"{entry}.dvc") if entry else None
@@ -350,9 +350,14 @@ class Registry:
                 pointer = storage.read_pointer(open(path, "rb").read(), f"{entry}.dvc")
                 pointer.path = entry
                 pointers.append(pointer)
+                try:  # name the version too: it is what a reviewer or a deployer asks for
+                    version = (self._card_side(name, "work tree", None) or {}).get("version")
+                except InputError:
+                    version = None
+                labels[entry] = f"{name} {version}" if version else name
         return [cards.Problem(f"{p.path}.dvc", "", "Art. 18",
-                              f"the artifact ({p.md5}) is not in the DVC remote: push it with "
-                              "`dvc push` (or register with --push)")
+                              f"the artifact of {labels[p.path]} ({p.md5}) is not in the DVC "
+                              "remote: push it with `dvc push` (or register with --push)")
                 for p in storage.missing_from_remote(self.root, pointers, self.config.remote)]
 
     def _check_secrets(self) -> list[cards.Problem]:

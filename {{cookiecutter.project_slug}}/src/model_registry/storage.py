@@ -23,6 +23,9 @@ from . import yamlio
 from .errors import InputError, RegistryError
 
 CHUNK = 1 << 20
+# Progress of long transfers on stderr: None means "when stderr is a terminal"; the CLI sets
+# False for --json, whose readers are scripts.
+PROGRESS: bool | None = None
 # DVC remote options that hold credentials: never in .dvc/config, which git tracks.
 SECRET_KEYS = {"access_key_id", "secret_access_key", "session_token", "password",
                "sas_token", "connection_string", "account_key", "gdrive_client_secret"}
@@ -151,18 +154,32 @@ def read_pointer(data: bytes, source: str) -> Pointer:
 # ------------------------------------------------------------------ DVC commands
 
 
-def _dvc(root: str, *args: str) -> str:
-    proc = subprocess.run([sys.executable, "-m", "dvc", *args], cwd=root, capture_output=True,
-                          text=True, env={**os.environ, "DVC_NO_ANALYTICS": "1"})
+def _show_progress() -> bool:
+    return PROGRESS if PROGRESS is not None else sys.stderr.isatty()
+
+
+def _dvc(root: str, *args: str, progress: bool = False) -> str:
+    """Run a DVC command; with `progress`, its own progress bars (and errors) reach the
+    terminal, since a long `dvc add` or `dvc push` that shows nothing looks hung."""
+    proc = subprocess.run([sys.executable, "-m", "dvc", *args], cwd=root, text=True,
+                          stdout=subprocess.PIPE, stderr=None if progress else subprocess.PIPE,
+                          env={**os.environ, "DVC_NO_ANALYTICS": "1"})
     if proc.returncode != 0:
-        lines = [l for l in (proc.stderr + proc.stdout).splitlines() if l.strip()]
+        lines = [l for l in ((proc.stderr or "") + proc.stdout).splitlines() if l.strip()]
         errors = [l for l in lines if l.startswith("ERROR")]
-        raise RegistryError(f"dvc {args[0]} failed: {(errors or lines or ['no output'])[-1]}")
+        default = ["see DVC's message above"] if progress else ["no output"]
+        raise RegistryError(f"dvc {args[0]} failed: {(errors or lines or default)[-1]}")
     return proc.stdout
 
 
+def _quiet_unless_progress() -> tuple[list[str], bool]:
+    show = _show_progress()
+    return ([] if show else ["--quiet"]), show
+
+
 def add(root: str, relpath: str) -> None:
-    _dvc(root, "add", "--quiet", relpath)
+    quiet, show = _quiet_unless_progress()
+    _dvc(root, "add", *quiet, relpath, progress=show)
 
 
 def remove(root: str, pointer_file: str) -> None:
@@ -173,7 +190,9 @@ def remove(root: str, pointer_file: str) -> None:
 def push(root: str, targets: list[str], remote: str | None) -> None:
     """Upload the targets' data to the DVC remote; raises naming the remote on failure."""
     try:
-        _dvc(root, "push", "--quiet", *(["--remote", remote] if remote else []), *targets)
+        quiet, show = _quiet_unless_progress()
+        _dvc(root, "push", *quiet, *(["--remote", remote] if remote else []), *targets,
+             progress=show)
     except RegistryError as exc:
         name = remote or "the default remote"
         raise RegistryError(f"could not upload to DVC remote {name} ({exc}): check that the "
@@ -252,8 +271,6 @@ def fetch(repo: str, rev: str, pointer: Pointer, dest: str, force: bool,
 # (JOBS + 1) * PART bytes are held, so fetching 1 GiB or 100 GiB takes the same memory.
 PART = 8 << 20
 JOBS = 4
-# Progress on stderr: None means "when stderr is a terminal"; the CLI sets False for --json.
-PROGRESS: bool | None = None
 
 
 class _Objects:
@@ -267,13 +284,13 @@ class _Objects:
         try:
             self._repo = Repo(root, rev=rev)
         except Exception as exc:  # DVC raises many types; all mean "not a DVC repository"
-            raise RegistryError(f"cannot read DVC's configuration at {rev[:12]} ({exc}): is "
-                                "this a registry repository?") from None
+            raise RegistryError(f"cannot read DVC's configuration at {rev[:12]} ({_why(exc)}): "
+                                "is this a registry repository?") from None
         try:
             self.remote = self._repo.cloud.get_remote_odb(None, command="get")
         except Exception as exc:
             self._repo.close()
-            raise RegistryError(f"no usable DVC remote for {label} ({exc}): set one in "
+            raise RegistryError(f"no usable DVC remote for {label} ({_why(exc)}): set one in "
                                 ".dvc/config (`dvc remote add -d`)") from None
         try:
             self.cache = self._repo.cache.local
@@ -344,8 +361,8 @@ class _Objects:
                                 "with `dvc push` from a clone that has it") from None
         except Exception as exc:  # DVC raises many types; all mean "could not ask the remote"
             raise RegistryError(f"could not reach the DVC remote for {self.label} "
-                                f"({type(exc).__name__}: {exc}): check that it is reachable "
-                                "and its credentials are set, then re-run") from None
+                                f"({_why(exc)}): check that it is reachable and its "
+                                "credentials are set, then re-run") from None
         keep = _cache_file(cached)
         hasher = _Hasher()
         try:
@@ -367,8 +384,8 @@ class _Objects:
             raise
         except Exception as exc:  # network, credentials, server errors: all "could not download"
             raise RegistryError(f"could not download {self.label} from the DVC remote "
-                                f"({type(exc).__name__}: {exc}): check the remote and its "
-                                "credentials, then re-run") from None
+                                f"({_why(exc)}): check the remote and its credentials, "
+                                "then re-run") from None
         finally:
             if keep:
                 keep.close()
@@ -392,6 +409,11 @@ class _Objects:
                 if following is not None:
                     pending.append(pool.submit(read, following))
                 yield chunk
+
+
+def _why(exc: Exception) -> str:
+    """An exception as one line (botocore's messages can span several)."""
+    return f"{type(exc).__name__}: {' '.join(str(exc).split())}"
 
 
 def _plain(oid: str) -> str:
@@ -429,7 +451,7 @@ class _Progress:
         self.what, self.total, self.done = what, total, 0
         self.start = self.last = self._clock()
         self.drawn = False
-        self.enabled = PROGRESS if PROGRESS is not None else sys.stderr.isatty()
+        self.enabled = _show_progress()
 
     def advance(self, count: int) -> None:
         self.done += count

@@ -1,0 +1,623 @@
+"""`make bench`: the helper against gto, dvc and git's own floor, on registries of 1k-100k tags.
+
+For each size, `synth.py` bakes a registry from the template and fills it with `git fast-import`
+(see that file for its shape). Then, in one run and on the same machine:
+
+- the helper, as a user runs it (`python -m model_registry ...` from the registry's src/):
+  `resolve NAME@latest`, `resolve NAME#prod`, `history NAME`, `check-ref TAG`, `list`,
+  `which MD5` and `--help`;
+- the floor each command cannot beat: starting the interpreter and running `git for-each-ref`
+  over the same refs (one model's, or all), asking for the fields the registry needs (name,
+  type, commit, tagger, dates, message, signature); for `which`, also `git cat-file --batch` of
+  every registered version's .dvc pointer;
+- gto and DVC on the same registry: `gto show NAME@latest`, `gto show`, `gto check-ref TAG` and
+  `dvc.api.artifacts_show(NAME)` (a fresh interpreter each, as a CI step would run them).
+
+Every helper command and floor runs with the tags packed (as `git clone` leaves them) and loose
+(one file per tag, as `git tag` and `git fetch` leave them); gto and DVC run with packed refs,
+their best case. Times are wall-clock medians of --runs runs after one warm-up run (gto and DVC:
+up to 3 runs within 40 s, no warm-up). The answers of gto, DVC and the helper are compared on
+the same registries; any difference is printed and fails the run.
+
+gto takes minutes at 100k tags: it runs there only when the 1k -> 10k growth predicts it ends
+within --gto-limit seconds (default 120); otherwise the table says it was skipped, and why.
+
+    python benchmarks/run.py                         # 1k, 10k, 100k: the table, and JSON
+    python benchmarks/run.py --sizes 1k,10k --runs 3
+    python benchmarks/run.py --s3                    # then the S3 transfer benchmarks
+
+The JSON (every run's time, the registries, the targets) goes to benchmarks/results/latest.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+TEMPLATE = HERE.parent
+sys.path.insert(0, str(HERE))
+import synth  # noqa: E402
+
+PY = sys.executable
+BIN = Path(PY).parent
+SIZES = {"1k": 1_000, "10k": 10_000, "100k": 100_000}
+STATES = ("packed", "loose")
+# What the registry reads of each tag: the floor asks git for the same.
+FIELDS = ("%(refname:strip=2)", "%(objecttype)", "%(*objectname)", "%(taggername)",
+          "%(taggeremail:trim)", "%(taggerdate:unix)", "%(*committerdate:unix)", "%(contents)",
+          "%(contents:signature)")
+FORMAT = "%1f".join(FIELDS) + "%1e"
+FLOOR = "import subprocess, sys; subprocess.run(sys.argv[1:], stdout=subprocess.PIPE, check=True)"
+FLOOR_WHICH = (
+    "import subprocess, sys\n"
+    "subprocess.run(sys.argv[2:], stdout=subprocess.PIPE, check=True)\n"
+    "with open(sys.argv[1], 'rb') as pointers:\n"
+    "    subprocess.run(['git', 'cat-file', '--batch'], stdin=pointers, stdout=subprocess.PIPE,"
+    " check=True)\n"
+)
+ARTIFACTS_SHOW = ("import json, sys, dvc.api; "
+                  "print(json.dumps(dvc.api.artifacts_show(sys.argv[1], repo='.')))")
+# Modules the read path must not import (GitPython is `git`; gitdb is its object store).
+HEAVY = ("dvc", "git", "gitdb", "jsonschema", "gto", "scmrepo", "dulwich", "pygit2")
+
+
+# ---------------------------------------------------------------- measuring
+
+
+@dataclass
+class Timing:
+    """Wall-clock seconds of each run of one command, and what the last run printed."""
+
+    runs: list[float] = field(default_factory=list)
+    note: str = ""  # why there is no number, or what to know about it
+    failed: str = ""  # the error of a run that exited non-zero
+    output: str = ""
+
+    @property
+    def median(self) -> float | None:
+        return statistics.median(self.runs) if self.runs and not self.failed else None
+
+
+def run_once(argv: list[str], cwd: str, env: dict, timeout: float | None = None,
+             ) -> tuple[float, subprocess.CompletedProcess]:
+    started = time.perf_counter()
+    proc = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=timeout)
+    return time.perf_counter() - started, proc
+
+
+def measure(argv: list[str], cwd: str, env: dict, runs: int, *, warmup: bool = True,
+            budget: float | None = None, timeout: float | None = None) -> Timing:
+    """Median over `runs` runs (after a warm-up run), or as many as fit in `budget` seconds."""
+    timing = Timing()
+    if warmup:
+        _, proc = run_once(argv, cwd, env, timeout)
+        if proc.returncode != 0:
+            timing.failed = _last_line(proc)
+            return timing
+    spent = 0.0
+    while len(timing.runs) < runs and (budget is None or not timing.runs or spent < budget):
+        try:
+            seconds, proc = run_once(argv, cwd, env, timeout)
+        except subprocess.TimeoutExpired:
+            timing.note = f"stopped after {timeout:.0f} s"
+            break
+        if proc.returncode != 0:
+            timing.failed = _last_line(proc)
+            break
+        timing.runs.append(seconds)
+        timing.output = proc.stdout
+        spent += seconds
+    return timing
+
+
+def _last_line(proc: subprocess.CompletedProcess) -> str:
+    lines = (proc.stderr.strip() or proc.stdout.strip() or "no output").splitlines()
+    return f"exit {proc.returncode}: {lines[-1][:160]}"
+
+
+# ---------------------------------------------------------------- what is measured
+
+
+@dataclass
+class Row:
+    key: str
+    label: str
+    kind: str  # helper | floor | tool
+    argv: object  # callable(built) -> argv list
+    needs: str | None = None  # a helper subcommand that may not exist yet
+
+
+def helper(*args) -> list[str]:
+    return [PY, "-m", "model_registry", *args]
+
+
+def model_patterns(name: str) -> list[str]:
+    """The refs of one model, as the helper asks git for them."""
+    return [f"refs/tags/{name}@*", f"refs/tags/{name}#*", f"refs/tags/{name}#*/**"]
+
+
+ROWS = [
+    Row("floor_model", "floor: python + for-each-ref of NAME", "floor",
+        lambda b: [PY, "-c", FLOOR, "git", "for-each-ref", f"--format={FORMAT}",
+                   *model_patterns(b.model)]),
+    Row("resolve_latest", "registry resolve NAME@latest", "helper",
+        lambda b: helper("resolve", f"{b.model}@latest", "--json")),
+    Row("resolve_stage", "registry resolve NAME#prod", "helper",
+        lambda b: helper("resolve", f"{b.model}#prod", "--json")),
+    Row("history_model", "registry history NAME", "helper",
+        lambda b: helper("history", b.model, "--json")),
+    Row("check_ref", "registry check-ref TAG", "helper",
+        lambda b: helper("check-ref", b.check_ref_tag, "--json"), needs="check-ref"),
+    Row("floor_all", "floor: python + for-each-ref of all tags", "floor",
+        lambda b: [PY, "-c", FLOOR, "git", "for-each-ref", f"--format={FORMAT}", "refs/tags/"]),
+    Row("list", "registry list", "helper", lambda b: helper("list", "--json")),
+    Row("floor_which", "floor: ... + cat-file of every pointer", "floor",
+        lambda b: [PY, "-c", FLOOR_WHICH, _pointers_file(b), "git", "for-each-ref",
+                   f"--format={FORMAT}", "refs/tags/"]),
+    Row("which", "registry which MD5", "helper",
+        lambda b: helper("which", b.which_md5, "--json"), needs="which"),
+    Row("help", "registry --help", "helper", lambda b: helper("--help")),
+    Row("gto_show_latest", "gto show NAME@latest", "tool",
+        lambda b: [str(BIN / "gto"), "show", f"{b.model}@latest", "--json"]),
+    Row("gto_show", "gto show", "tool", lambda b: [str(BIN / "gto"), "show", "--json"]),
+    Row("gto_check_ref", "gto check-ref TAG", "tool",
+        lambda b: [str(BIN / "gto"), "check-ref", b.check_ref_tag, "--json"]),
+    Row("dvc_artifacts_show", "dvc.api.artifacts_show(NAME)", "tool",
+        lambda b: [PY, "-c", ARTIFACTS_SHOW, b.model]),
+]
+BY_KEY = {r.key: r for r in ROWS}
+
+
+def _pointers_file(built: synth.Built) -> str:
+    return os.path.join(os.path.dirname(built.root), "pointers.txt")
+
+
+def environment(built: synth.Built, for_helper: bool) -> dict:
+    """The benchmark's own git config and identity; the helper's src/ on the path.
+
+    PYTHON* variables of the calling shell are dropped (PYTHONDONTWRITEBYTECODE would make
+    every helper run compile its modules again, which no installed helper does).
+    """
+    home = Path(built.root).parent
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "GIT_"))}
+    env.update(synth.IDENTITY, GIT_CONFIG_GLOBAL=str(home / "gitconfig"),
+               GIT_CONFIG_NOSYSTEM="1", GIT_CEILING_DIRECTORIES=str(home),
+               DVC_NO_ANALYTICS="1")
+    if for_helper:
+        env["PYTHONPATH"] = str(Path(built.root) / "src")
+    return env
+
+
+def has_subcommand(built: synth.Built, name: str) -> bool:
+    proc = subprocess.run(helper(name, "--help"), cwd=built.root,
+                          env=environment(built, True), capture_output=True)
+    return proc.returncode == 0
+
+
+def heavy_imports(built: synth.Built) -> list[str]:
+    """Top-level packages from HEAVY that `registry resolve NAME@latest` imports."""
+    proc = subprocess.run([PY, "-X", "importtime", "-m", "model_registry", "resolve",
+                           f"{built.model}@latest"], cwd=built.root,
+                          env=environment(built, True), capture_output=True, text=True)
+    found = set()
+    for line in proc.stderr.splitlines():
+        if line.startswith("import time:") and "|" in line:
+            module = line.rsplit("|", 1)[1].strip().split(".")[0]
+            if module in HEAVY:
+                found.add(module)
+    return sorted(found)
+
+
+# ---------------------------------------------------------------- one registry
+
+
+def bench_size(label: str, tags: int, args, estimates: dict) -> dict:
+    dest = Path(args.build) / label
+    print(f"[{label}] building a registry of {tags} tags ...", flush=True)
+    built = synth.build(dest, tags)
+    print(f"[{label}] {built.tags} tags, {built.models} models, {built.versions} versions; "
+          f"built in {sum(built.seconds.values()):.1f} s "
+          f"({', '.join(f'{k} {v:.1f} s' for k, v in built.seconds.items())})", flush=True)
+    helper_env, tool_env = environment(built, True), environment(built, False)
+    missing = {r.needs for r in ROWS if r.needs and not has_subcommand(built, r.needs)}
+    result = {"registry": asdict(built), "missing": sorted(missing), "times": {}}
+
+    for state in STATES:
+        if state == "loose":
+            synth.unpack_refs(built.root)
+        times = result["times"].setdefault(state, {})
+        for row in ROWS:
+            if row.kind == "tool" and (state == "loose" or args.no_gto):
+                continue
+            if row.needs in missing:
+                times[row.key] = Timing(note="n/a (not implemented)")
+                continue
+            argv = row.argv(built)
+            if row.kind == "tool":
+                times[row.key] = tool_timing(row, argv, built, tool_env, label, args, estimates)
+            else:
+                times[row.key] = measure(argv, built.root, helper_env, args.runs)
+            print(f"[{label}] {state:6} {row.label:42} {fmt(times[row.key])}", flush=True)
+    result["pack_refs"] = synth.pack_refs(built.root)
+    result["loose_tags_before_pack"] = built.tags
+    print(f"[{label}] git pack-refs --all of {built.tags} loose tags: "
+          f"{result['pack_refs']:.2f} s", flush=True)
+    result["imports"] = heavy_imports(built) if label == args.sizes[0] else None
+    result["checks"] = compare(built, result["times"]["packed"], missing)
+    for line in result["checks"]["differences"]:
+        print(f"[{label}] DIFFERENCE: {line}", flush=True)
+    return result
+
+
+def tool_timing(row: Row, argv, built, env, label, args, estimates) -> Timing:
+    """gto and DVC: no warm-up, up to 3 runs in 40 s; skipped where they would take too long."""
+    limit = args.gto_limit
+    guess = estimate(estimates.get(row.key, {}), SIZES[label])
+    if limit and guess is not None and guess > limit:
+        seen = ", ".join(f"{k}: {fmt_seconds(v)}" for k, v in estimates[row.key].items())
+        return Timing(note=f"skipped: about {fmt_seconds(guess)} expected ({seen}), over "
+                      f"the {limit:.0f} s limit")
+    timing = measure(argv, built.root, env, 3, warmup=False, budget=40,
+                     timeout=limit * 1.5 if limit else None)
+    if timing.median is not None:
+        estimates.setdefault(row.key, {})[label] = timing.median
+    return timing
+
+
+def estimate(seen: dict[str, float], tags: int) -> float | None:
+    """Time at `tags` tags, growing from the largest measured size as it grew before it."""
+    points = sorted((SIZES[k], v) for k, v in seen.items())
+    if len(points) < 2 or tags <= points[-1][0]:
+        return None
+    (n1, t1), (n2, t2) = points[-2], points[-1]
+    per_decade = max(t2 / t1, 1.0) ** (1 / max(1e-9, _decades(n1, n2)))
+    return t2 * per_decade ** _decades(n2, tags)
+
+
+def _decades(a: int, b: int) -> float:
+    return math.log10(b / a)
+
+
+# ---------------------------------------------------------------- the same answers
+
+
+def compare(built: synth.Built, times: dict, missing: set) -> dict:
+    """The helper's answers against gto's and DVC's, from the outputs of the timed runs."""
+    differences, compared = [], []
+
+    def load(key):
+        timing = times.get(key)
+        if timing is None or not timing.output or timing.failed:
+            return None
+        return json.loads(timing.output)
+
+    mine, table = load("list"), load("gto_show")
+    if mine is not None and table is not None:
+        listed = {m["name"]: m for m in mine if not m["deprecated"]}
+        if set(listed) != set(table):
+            differences.append(f"models listed: helper {sorted(set(listed) - set(table))} "
+                               f"extra, gto {sorted(set(table) - set(listed))} extra")
+        for name, row in table.items():
+            ours = listed.get(name)
+            if ours is None:
+                continue
+            stages = {s: v for s, v in row["stage"].items() if v}
+            if (ours["latest"], ours["stages"]) != (row["version"], stages):
+                differences.append(f"{name}: helper latest {ours['latest']} {ours['stages']}, "
+                                   f"gto {row['version']} {stages}")
+        compared.append(f"gto show: latest and stages of {len(table)} models")
+    resolved, shown = load("resolve_latest"), load("gto_show_latest")
+    if resolved is not None and shown is not None:
+        theirs = (shown[0]["version"], shown[0]["commit_hexsha"]) if shown else None
+        if theirs != (resolved["version"], resolved["commit"]):
+            differences.append(f"{built.model}@latest: helper {resolved['version']} "
+                               f"{resolved['commit'][:12]}, gto {theirs}")
+        compared.append("gto show NAME@latest")
+    artifacts = load("dvc_artifacts_show")
+    if resolved is not None and artifacts is not None:
+        if (artifacts["rev"], artifacts["path"]) != (resolved["commit"],
+                                                     resolved["artifact"]["path"]):
+            differences.append(f"dvc artifacts_show {artifacts}, helper {resolved['commit']} "
+                               f"{resolved['artifact']['path']}")
+        compared.append("dvc.api.artifacts_show")
+    checked, event = load("check_ref"), load("gto_check_ref")
+    if checked is not None and event is not None:
+        for key, theirs in (("version", event.get("version")),
+                            ("commit", event.get("commit_hexsha"))):
+            ours = checked.get(key, checked.get("commit_hexsha") if key == "commit" else None)
+            if ours != theirs:
+                differences.append(f"check-ref {built.check_ref_tag}: {key} helper {ours}, "
+                                   f"gto {theirs}")
+        compared.append("gto check-ref")
+    which = load("which")
+    if which is not None:
+        text = json.dumps(which)
+        version = built.which_version.split("@", 1)[1]
+        if version not in text:
+            differences.append(f"which {built.which_md5}: {built.which_version} not in {text[:200]}")
+        compared.append("which: the version whose artifact it is")
+    return {"compared": compared, "differences": differences}
+
+
+# ---------------------------------------------------------------- the report
+
+
+def fmt_seconds(value: float | None) -> str:
+    if value is None:
+        return "-"
+    if value < 1:
+        return f"{value * 1000:.0f} ms"
+    return f"{value:.1f} s" if value < 100 else f"{value:.0f} s"
+
+
+def fmt(timing: Timing | None) -> str:
+    if timing is None:
+        return "-"
+    if timing.failed:
+        return "failed"
+    if timing.median is None:
+        return timing.note.split(":")[0] if timing.note else "-"
+    text = fmt_seconds(timing.median)
+    return text + (f" ({len(timing.runs)})" if len(timing.runs) < 3 else "")
+
+
+def ratio(a: float | None, b: float | None) -> float | None:
+    return a / b if a and b else None
+
+
+def fmt_ratio(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.0f}x" if value >= 10 else f"{value:.1f}x"
+
+
+def median(results: dict, label: str, state: str, key: str) -> float | None:
+    timing = results.get(label, {}).get("times", {}).get(state, {}).get(key)
+    return timing.median if timing else None
+
+
+def report(results: dict, args) -> tuple[str, list[dict]]:
+    labels = [l for l in args.sizes if l in results]
+    out = []
+    env = results_environment()
+    out.append(f"Registry benchmarks: wall-clock medians of {args.runs} runs (gto, DVC: runs in "
+               "brackets where fewer than 3)")
+    out.append(f"git {env['git']}, Python {env['python']}, {env['cpus']} CPUs, load average "
+               f"{env['load']} at the end; helper run as `python -m model_registry`")
+    out.append("")
+    width = 44
+    out.append("registry".ljust(width) + "".join(l.rjust(22) for l in labels))
+    regs = {l: results[l]["registry"] for l in labels}
+    out.append("  tags / models / versions".ljust(width) + "".join(
+        f"{r['tags']} / {r['models']} / {r['versions']}".rjust(22) for r in regs.values()))
+    out.append("  built in (bake, fast-import, tags)".ljust(width) + "".join(
+        f"{sum(r['seconds'].values()):.1f} s".rjust(22) for r in regs.values()))
+    out.append("  git pack-refs --all of all loose tags".ljust(width) + "".join(
+        fmt_seconds(results[l]["pack_refs"]).rjust(22) for l in labels))
+    out.append("")
+    head = "command".ljust(width) + "".join(f"{l} packed".rjust(11) + "loose".rjust(11)
+                                            for l in labels)
+    last = labels[-1]
+    growth = len(labels) > 1
+    if growth:
+        head += f"{labels[0]}->{last}".rjust(12)
+    out.append(head)
+    out.append("-" * len(head))
+    notes = []
+    for row in ROWS:
+        if row.key in ("gto_show_latest",):
+            out.append("")
+        cells = []
+        for l in labels:
+            for state in STATES:
+                timing = results[l]["times"].get(state, {}).get(row.key)
+                cell = fmt(timing)
+                if timing is not None and timing.note and timing.median is None:
+                    if timing.note not in notes:
+                        notes.append(timing.note)
+                    cell += "*" * (notes.index(timing.note) + 1)
+                cells.append(cell.rjust(11))
+        line = row.label.ljust(width) + "".join(cells)
+        if growth:
+            line += fmt_ratio(ratio(median(results, last, "packed", row.key),
+                                    median(results, labels[0], "packed", row.key))).rjust(12)
+        out.append(line)
+    for i, note in enumerate(notes):
+        out.append(f"{'*' * (i + 1)} {note}")
+    out.append("gto and DVC run with packed refs only; growth is packed, largest size over "
+               "smallest.")
+
+    out.append("")
+    out.append("ratios (packed refs)".ljust(width) + "".join(l.rjust(11) for l in labels))
+    for text, a, b in (
+            ("gto show NAME@latest / resolve NAME@latest", "gto_show_latest", "resolve_latest"),
+            ("gto show / registry list", "gto_show", "list"),
+            ("resolve NAME@latest / its floor", "resolve_latest", "floor_model"),
+            ("resolve NAME#prod / its floor", "resolve_stage", "floor_model"),
+            ("list / its floor", "list", "floor_all"),
+            ("which / its floor", "which", "floor_which")):
+        out.append(f"  {text}".ljust(width) + "".join(
+            fmt_ratio(ratio(median(results, l, "packed", a),
+                            median(results, l, "packed", b))).rjust(11) for l in labels))
+    out.append(f"  resolve NAME@latest, loose / packed".ljust(width) + "".join(
+        fmt_ratio(ratio(median(results, l, "loose", "resolve_latest"),
+                        median(results, l, "packed", "resolve_latest"))).rjust(11)
+        for l in labels))
+
+    targets = evaluate(results, labels)
+    out.append("")
+    out.append("targets")
+    for t in targets:
+        out.append(f"  {t['status']:7} {t['target']}: {t['measured']}")
+    out.append("")
+    for l in labels:
+        checks = results[l]["checks"]
+        if checks["compared"]:
+            verdict = "same answers" if not checks["differences"] else \
+                f"{len(checks['differences'])} DIFFERENCES (above)"
+            out.append(f"helper vs gto/DVC at {l}: {verdict} ({'; '.join(checks['compared'])})")
+    return "\n".join(out), targets
+
+
+def evaluate(results: dict, labels: list[str]) -> list[dict]:
+    targets = []
+
+    def add(target, ok, measured):
+        status = "n/a" if ok is None else ("met" if ok else "MISSED")
+        targets.append({"target": target, "status": status, "measured": measured})
+
+    def worst(label, key):
+        values = [median(results, label, s, key) for s in STATES]
+        values = [v for v in values if v is not None]
+        return max(values) if values else None
+
+    if "10k" in labels:
+        r, g = median(results, "10k", "packed", "resolve_latest"), \
+            median(results, "10k", "packed", "gto_show_latest")
+        x = ratio(g, r)
+        add("resolve at 10k >= 100x faster than gto show NAME@latest", x and x >= 100,
+            f"{fmt_ratio(x)} ({fmt_seconds(r)} vs {fmt_seconds(g)})")
+        f = median(results, "10k", "packed", "floor_model")
+        for state in STATES:
+            r = median(results, "10k", state, "resolve_latest")
+            f = median(results, "10k", state, "floor_model")
+            x = ratio(r, f)
+            add(f"resolve at 10k within 3x of the floor ({state} refs)", x and x <= 3,
+                f"{fmt_ratio(x)} ({fmt_seconds(r)} vs {fmt_seconds(f)})")
+    if "100k" in labels:
+        for key, name, limit in (("resolve_latest", "resolve NAME@latest", 0.5),
+                                 ("resolve_stage", "resolve NAME#prod", 0.5),
+                                 ("list", "list", 2.0)):
+            w = worst("100k", key)
+            add(f"{name} at 100k under {limit} s (packed and loose)",
+                None if w is None else w < limit,
+                " / ".join(f"{fmt_seconds(median(results, '100k', s, key))} {s}"
+                           for s in STATES))
+    big = [l for l in labels if results[l]["registry"]["versions"] >= 10_000]
+    if big:
+        l = big[0]
+        w = worst(l, "which")
+        versions = results[l]["registry"]["versions"]
+        add(f"which over 10k versions under 2 s ({versions} versions, {l})",
+            None if w is None else w < 2,
+            "not implemented" if w is None else " / ".join(
+                f"{fmt_seconds(median(results, l, s, 'which'))} {s}" for s in STATES))
+    imports = next((results[l]["imports"] for l in labels if results[l]["imports"] is not None),
+                   None)
+    if imports is not None:
+        add("resolve imports no DVC, GitPython or jsonschema (nor gto, scmrepo)", not imports,
+            "imports " + ", ".join(imports) if imports else "none of them (-X importtime)")
+    w = max((worst(l, "help") or 0) for l in labels)
+    add("registry --help under 0.3 s", w < 0.3, f"{fmt_seconds(w)} (slowest median)")
+    checked = [l for l in labels if results[l]["checks"]["compared"]]
+    if checked:
+        bad = [l for l in checked if results[l]["checks"]["differences"]]
+        add("the helper answers as gto and DVC do", not bad,
+            f"compared at {', '.join(checked)}" + (f"; differs at {', '.join(bad)}" if bad
+                                                   else ""))
+    return targets
+
+
+def results_environment() -> dict:
+    git = subprocess.run(["git", "--version"], capture_output=True, text=True).stdout.split()
+    return {"git": git[-1] if git else "?", "python": platform.python_version(),
+            "cpus": os.cpu_count(), "platform": platform.platform(),
+            "load": ", ".join(f"{x:.1f}" for x in os.getloadavg())}
+
+
+def to_json(results: dict, targets: list[dict], args) -> dict:
+    def plain(value):
+        if isinstance(value, Timing):
+            data = asdict(value)
+            data.pop("output")
+            data["median"] = value.median
+            return data
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [plain(v) for v in value]
+        return value
+
+    return {"environment": results_environment(), "runs": args.runs,
+            "rows": {r.key: r.label for r in ROWS}, "sizes": plain(results),
+            "targets": targets}
+
+
+# ---------------------------------------------------------------- S3 transfer benchmarks
+
+
+def run_s3(extra: list[str]) -> int:
+    """The S3 transfer benchmarks live in s3_transfer.py; run it as its own step, if present."""
+    script = HERE / "s3_transfer.py"
+    if not script.exists():
+        print("S3 transfer benchmarks: benchmarks/s3_transfer.py is not there; skipped")
+        return 0
+    print(f"\nS3 transfer benchmarks ({script.name}) ...", flush=True)
+    return subprocess.run([PY, str(script), *extra], cwd=TEMPLATE).returncode
+
+
+# ---------------------------------------------------------------- main
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="1k,10k,100k",
+                        help=f"comma-separated, of {', '.join(SIZES)} (default: all)")
+    parser.add_argument("--runs", type=int, default=5,
+                        help="timed runs of each helper command and floor (default 5)")
+    parser.add_argument("--gto-limit", type=float, default=120,
+                        help="skip gto/DVC where they are expected to take longer, in seconds; "
+                        "0: always run them (default 120)")
+    parser.add_argument("--no-gto", action="store_true", help="time only the helper and floors")
+    parser.add_argument("--build", default=str(TEMPLATE / "build" / "bench"),
+                        help="where registries are built (default build/bench)")
+    parser.add_argument("--json", default=str(HERE / "results" / "latest.json"),
+                        help="where to write the results as JSON")
+    parser.add_argument("--keep", action="store_true", help="keep the registries afterwards")
+    parser.add_argument("--s3", action="store_true",
+                        help="then run the S3 transfer benchmarks (benchmarks/s3_transfer.py)")
+    parser.add_argument("--s3-args", default="", help="arguments for s3_transfer.py")
+    args = parser.parse_args(argv)
+    args.sizes = [s.strip() for s in args.sizes.split(",") if s.strip()]
+    unknown = [s for s in args.sizes if s not in SIZES]
+    if unknown or not args.sizes:
+        parser.error(f"unknown size(s) {unknown}: use {', '.join(SIZES)}")
+    if not args.no_gto and not (BIN / "gto").exists():
+        parser.error(f"gto is not installed next to {PY}: run `make bench`, or pass --no-gto")
+
+    started = time.perf_counter()
+    results, estimates = {}, {}
+    for label in args.sizes:
+        results[label] = bench_size(label, SIZES[label], args, estimates)
+        dest = Path(args.build) / label
+        if not args.keep and (dest / synth.MARKER).exists():
+            shutil.rmtree(dest, ignore_errors=True)
+    text, targets = report(results, args)
+    print("\n" + text)
+    print(f"\n(benchmarks took {time.perf_counter() - started:.0f} s)")
+    os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
+    with open(args.json, "w") as f:
+        json.dump(to_json(results, targets, args), f, indent=2)
+    print(f"results: {args.json}")
+    status = 1 if any(results[l]["checks"]["differences"] for l in results) else 0
+    if args.s3:
+        status = run_s3(args.s3_args.split()) or status
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

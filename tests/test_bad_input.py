@@ -1,0 +1,426 @@
+"""Bad input changes nothing: every command, fed what it must refuse, exits 2 with one line.
+
+DESIGN.md: "Exit status ... 2 bad input or nothing found. Errors are one line on stderr,
+`error: ...`, naming what to do next; never a traceback", and every operation checks all of its
+input before it changes anything. Each case below runs one command against a shared registry
+(one model, pushed, with a stage) and compares a snapshot taken before and after it: every ref
+of the clone and of origin, `git status`, the bytes of every file around the registry (the work
+tree, the DVC remote directory, the folder `-o` writes to, the folder next to the clone), so a
+refused command that wrote anything anywhere is caught.
+
+A few versions are made by hand with git plumbing, never by the helper, to stand for a hostile
+or damaged history: a dvc.yaml entry or a `.dvc` pointer whose path leaves the repository, a
+directory manifest that lists `../`, and a card with a YAML tag that would run code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import pytest
+import yaml
+
+from conftest import bake_template, git, registry
+
+pytestmark = pytest.mark.xdist_group("bad-input")
+
+CHURN_SIZE = 2000
+
+
+# ---------------------------------------------------------------- the shared registry
+
+
+@dataclass
+class World:
+    root: Path
+    repo: Path
+    origin: Path
+    remote: Path
+    out: Path
+    churn_md5: str
+    paths: dict
+
+
+def _git(cwd, *args: str, env: dict | None = None, data: bytes | None = None) -> str:
+    proc = subprocess.run(["git", *args], cwd=cwd, input=data, capture_output=True,
+                          env={**os.environ, **(env or {})})
+    assert proc.returncode == 0, f"git {' '.join(args)}: {proc.stderr.decode()}"
+    return proc.stdout.decode().strip()
+
+
+def commit_beside(repo: Path, files: dict[str, bytes], message: str) -> str:
+    """A commit on top of HEAD with `files` replaced, made with plumbing: the work tree, the
+    index and every branch stay as they are (only the returned commit object is new)."""
+    index = repo / ".git" / "hostile-index"
+    env = {"GIT_INDEX_FILE": str(index)}
+    _git(repo, "read-tree", "HEAD", env=env)
+    for path, data in files.items():
+        blob = _git(repo, "hash-object", "-w", "--stdin", data=data)
+        _git(repo, "update-index", "--add", "--cacheinfo", f"100644,{blob},{path}", env=env)
+    tree = _git(repo, "write-tree", env=env)
+    index.unlink()
+    return _git(repo, "commit-tree", tree, "-p", "HEAD", "-m", message)
+
+
+def pointer(md5: str, size: int, path: str) -> bytes:
+    return yaml.safe_dump({"outs": [{"md5": md5, "size": size, "hash": "md5",
+                                     "path": path}]}, sort_keys=False).encode()
+
+
+def hand_made_version(world_repo: Path, name: str, entry_path: str, dvc_file: bytes,
+                      card: bytes | None = None) -> str:
+    """Tag NAME@v1.0.0 on a hand-made commit whose dvc.yaml puts NAME at `entry_path`."""
+    dvc_yaml = yaml.safe_load((world_repo / "dvc.yaml").read_text())
+    dvc_yaml["artifacts"][name] = {"path": entry_path, "type": "model"}
+    files = {"dvc.yaml": yaml.safe_dump(dvc_yaml).encode(),
+             f"models/{name}/model.pkl.dvc": dvc_file}
+    if card is not None:
+        files[f"models/{name}/card.md"] = card
+    commit = commit_beside(world_repo, files, f"Register {name} v1.0.0")
+    git(world_repo, "tag", "-a", "-m", f"Register {name} v1.0.0", f"{name}@v1.0.0", commit)
+    return commit
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory) -> World:
+    root = tmp_path_factory.mktemp("bad-input")
+    repo = bake_template(root)
+    origin = root / "origin.git"
+    git(root, "init", "--quiet", "--bare", "-b", "main", str(origin))
+    git(repo, "remote", "add", "origin", str(origin))
+    git(repo, "push", "--quiet", "origin", "main")
+
+    inputs = root / "inputs"
+    inputs.mkdir()
+    churn = inputs / "churn.pkl"
+    churn.write_bytes(os.urandom(CHURN_SIZE))
+    churn_md5 = hashlib.md5(churn.read_bytes()).hexdigest()
+    registry(repo, "register", "churn", str(churn), "--version", "v1.0.0", "--push")
+    registry(repo, "promote", "churn", "v1.0.0", "dev", "--push")
+
+    # Inputs the register cases refuse.
+    (inputs / "link.pkl").symlink_to(churn)
+    folder = inputs / "folder"
+    folder.mkdir()
+    (folder / "weights.bin").write_bytes(b"weights")
+    secret = inputs / "secret.txt"
+    secret.write_text("not part of any artifact\n")
+    (folder / "config.json").symlink_to(secret)
+    (inputs / "card.md").write_text("---\nlicense: mit\n---\n")
+    (inputs / "metrics.json").write_text('{"auc": "high"}')
+
+    # Hand-made history: versions whose data tries to leave the repository or the output.
+    hand_made_version(repo, "escape", "../../outside/model.pkl",
+                      pointer(churn_md5, CHURN_SIZE, "model.pkl"))
+    hand_made_version(repo, "sneaky", "models/sneaky/model.pkl",
+                      pointer(churn_md5, CHURN_SIZE, "../../../../outside/model.pkl"))
+    manifest = json.dumps([{"md5": churn_md5, "relpath": "../../outside/model.pkl"}]).encode()
+    manifest_md5 = hashlib.md5(manifest).hexdigest()
+    remote = root / "dvc-storage"
+    stored = remote / "files" / "md5" / manifest_md5[:2] / (manifest_md5[2:] + ".dir")
+    stored.parent.mkdir(parents=True, exist_ok=True)
+    stored.write_bytes(manifest)
+    hand_made_version(repo, "traversal", "models/traversal/model",
+                      pointer(manifest_md5 + ".dir", CHURN_SIZE, "model"))
+    evil_card = (b"---\nlicense: !!python/object/apply:os.system "
+                 b"[\"touch " + str(root / "pwned").encode() + b"\"]\n---\n# evil\n")
+    hand_made_version(repo, "evilcard", "models/evilcard/model.pkl",
+                      pointer(churn_md5, CHURN_SIZE, "model.pkl"), card=evil_card)
+
+    out = root / "out"
+    out.mkdir()
+    paths = {"file": str(churn), "link": str(inputs / "link.pkl"),
+             "folder_with_link": str(folder), "missing": str(inputs / "no-such.pkl"),
+             "inside": str(repo / "README.md"), "named_card": str(inputs / "card.md"),
+             "metrics": str(inputs / "metrics.json"), "out": str(out),
+             "long": "m" * 300, "churn_md5": churn_md5}
+    return World(root, repo, origin, remote, out, churn_md5, paths)
+
+
+# ---------------------------------------------------------------- snapshot and restore
+
+_SKIP = {".git", "origin.git"}
+
+
+def _files(top: Path, repo: Path) -> dict[str, str]:
+    """sha256 (or link target) of every file under `top`; DVC's cache and tmp are DVC's own
+    bookkeeping, not the registry's state, and are left out."""
+    found = {}
+    for folder, dirs, files in os.walk(top):
+        here = Path(folder)
+        dirs[:] = sorted(d for d in dirs if d not in _SKIP and
+                         not (here == repo / ".dvc" and d in ("cache", "tmp")))
+        for name in files + [d for d in dirs if (here / d).is_symlink()]:
+            path = here / name
+            rel = str(path.relative_to(top))
+            if path.is_symlink():
+                found[rel] = "-> " + os.readlink(path)
+            else:
+                found[rel] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return found
+
+
+def snapshot(world: World) -> dict:
+    return {
+        "refs": git(world.repo, "for-each-ref", "--format=%(refname) %(objectname)"),
+        "origin": git(world.origin, "for-each-ref", "--format=%(refname) %(objectname)"),
+        "status": git(world.repo, "status", "--porcelain", "--ignored",
+                      "--untracked-files=all"),
+        "files": _files(world.root, world.repo),
+    }
+
+
+def restore(world: World, before: dict) -> None:
+    """Put the shared registry back after a case that changed it (a bug), so the next case
+    starts from the same state."""
+    refs = dict(line.split() for line in before["refs"].splitlines())
+    head = refs["refs/heads/main"]
+    git(world.repo, "reset", "--quiet", "--hard", head)
+    git(world.repo, "clean", "--quiet", "-fd")
+    for line in git(world.repo, "for-each-ref", "--format=%(refname)", "refs/tags").split():
+        if line not in refs:
+            git(world.repo, "tag", "-d", line[len("refs/tags/"):])
+    shutil.rmtree(world.out)
+    world.out.mkdir()
+
+
+# ---------------------------------------------------------------- the cases
+
+
+def hostile_card(text: bytes) -> Callable[[World], None]:
+    def setup(world: World) -> None:
+        card = world.repo / "models" / "hostile" / "card.md"
+        card.parent.mkdir(parents=True, exist_ok=True)
+        card.write_bytes(text)
+    return setup
+
+
+def existing_output(world: World) -> None:
+    (world.out / "model.pkl").write_bytes(b"keep me")
+
+
+@dataclass
+class Case:
+    id: str
+    args: tuple[str, ...]
+    setup: Callable[[World], None] | None = None
+    bug: str | None = None
+
+
+def case(id: str, *args: str, setup=None, bug=None) -> Case:
+    return Case(id, args, setup, bug)
+
+
+ARGPARSE_BUG = ("argparse errors print a `usage:` block before `registry: error: ...`, so the "
+                "first stderr line is not `error:` (cli._parser: give ArgumentParser an "
+                "error() that prints one `error: MESSAGE: see registry COMMAND --help` line "
+                "and exits 2)")
+
+CASES = [
+    # register: names
+    case("register-name-dotdot", "register", "..", "{file}"),
+    case("register-name-dotdot-inside", "register", "a..b", "{file}"),
+    case("register-name-path-escape", "register", "../evil", "{file}"),
+    case("register-name-at", "register", "churn@v2", "{file}"),
+    case("register-name-hash", "register", "churn#prod", "{file}"),
+    case("register-name-colon", "register", "c:d", "{file}"),
+    case("register-name-space", "register", "my model", "{file}"),
+    case("register-name-unicode", "register", "modèle", "{file}"),
+    case("register-name-leading-dash", "register", "--", "-churn", "{file}"),
+    case("register-name-leading-dash-unquoted", "register", "-churn", "{file}",
+         bug=ARGPARSE_BUG),
+    case("register-name-300-chars", "register", "{long}", "{file}"),
+    case("register-name-double-slash", "register", "team//churn", "{file}",
+         bug="tags.NAME_PATTERN admits 'team//churn', which git refuses as a tag name: "
+             "register commits (dvc add, card, dvc.yaml), then `git tag` fails with exit 1 "
+             "and the commit stays. Fix: tags.check_name (and stage names) must also refuse "
+             "'//' (git check-ref-format's rule), so it fails before anything is written"),
+    # register: versions
+    case("register-version-1.0", "register", "churn", "{file}", "--version", "1.0"),
+    case("register-version-v01.0.0", "register", "churn", "{file}", "--version", "v01.0.0"),
+    case("register-version-V1.0.0", "register", "churn", "{file}", "--version", "V1.0.0"),
+    case("register-version-taken", "register", "churn", "{file}", "--version", "v1.0.0"),
+    case("register-bump-bad", "register", "churn", "{file}", "--bump", "huge",
+         bug=ARGPARSE_BUG),
+    # register: artifacts
+    case("register-artifact-missing", "register", "churn", "{missing}"),
+    case("register-artifact-symlink", "register", "churn", "{link}"),
+    case("register-artifact-folder-with-symlink", "register", "bundle", "{folder_with_link}",
+         bug="a folder artifact holding a symlink is registered with the bytes of the link's "
+             "target (shutil.copytree(symlinks=False) and storage.digest follow it), so a file "
+             "from outside the artifact, e.g. a key, is committed to the DVC remote. Fix: "
+             "Registry._artifact_source walks a folder (os.walk, followlinks=False) and "
+             "refuses any symlink in it with InputError"),
+    case("register-artifact-inside-repo", "register", "churn", "{inside}"),
+    case("register-artifact-named-card", "register", "churn", "{named_card}"),
+    case("register-metrics-not-numbers", "register", "churn", "{file}", "--metrics",
+         "{metrics}"),
+    # register: hostile card YAML in the work tree
+    case("card-python-tag", "register", "hostile", "{file}", setup=hostile_card(
+        b"---\nlicense: !!python/object/apply:os.system [\"touch pwned\"]\n---\n")),
+    case("card-billion-laughs", "register", "hostile", "{file}", setup=hostile_card(
+        b"---\na: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a]\n"
+        b"c: &c [*b, *b, *b, *b, *b, *b, *b, *b]\nd: [*c, *c, *c, *c, *c, *c, *c, *c]\n---\n")),
+    case("card-no-front-matter", "register", "hostile", "{file}",
+         setup=hostile_card(b"# just a heading\n")),
+    case("card-front-matter-list", "register", "hostile", "{file}",
+         setup=hostile_card(b"---\n- a\n- b\n---\n")),
+    case("card-front-matter-unclosed", "register", "hostile", "{file}",
+         setup=hostile_card(b"---\nlicense: mit\n")),
+    case("card-not-utf8", "register", "hostile", "{file}",
+         setup=hostile_card(b"---\nlicense: \xff\xfe\n---\n")),
+    case("card-too-big", "register", "hostile", "{file}",
+         setup=hostile_card(b"---\nx: " + b"a" * (1 << 20) + b"\n---\n")),
+    case("card-broken-yaml", "register", "hostile", "{file}",
+         setup=hostile_card(b"---\nlicense: [unclosed\n---\n")),
+    # promote
+    case("promote-stage-not-in-registry-yaml", "promote", "churn", "v1.0.0", "qa"),
+    case("promote-stage-path", "promote", "churn", "v1.0.0", "../prod"),
+    case("promote-version-1.0", "promote", "churn", "1.0", "staging"),
+    case("promote-missing-version", "promote", "churn", "v9.9.9", "staging"),
+    case("promote-missing-model", "promote", "nosuch", "v1.0.0", "staging"),
+    case("promote-name-dotdot", "promote", "../churn", "v1.0.0", "staging"),
+    # demote
+    case("demote-stage-not-in-registry-yaml", "demote", "churn", "qa"),
+    case("demote-empty-stage", "demote", "churn", "prod"),
+    case("demote-missing-model", "demote", "nosuch", "dev"),
+    case("demote-stage-with-hash", "demote", "churn", "dev#1"),
+    # deregister
+    case("deregister-version-V1.0.0", "deregister", "churn", "V1.0.0"),
+    case("deregister-missing-version", "deregister", "churn", "v9.9.9"),
+    case("deregister-missing-model", "deregister", "nosuch", "v1.0.0"),
+    # deprecate
+    case("deprecate-missing-model", "deprecate", "nosuch"),
+    case("deprecate-name-space", "deprecate", "bad name"),
+    case("deprecate-name-colon", "deprecate", "churn:prod"),
+    # resolve
+    case("resolve-missing-model", "resolve", "nosuch"),
+    case("resolve-missing-version", "resolve", "churn@v9.9.9"),
+    case("resolve-empty-stage", "resolve", "churn#prod"),
+    case("resolve-stage-not-in-registry-yaml", "resolve", "churn#qa"),
+    case("resolve-version-1.0", "resolve", "churn@1.0"),
+    case("resolve-unicode", "resolve", "churn@vé"),
+    # get
+    case("get-missing-model", "get", "nosuch", "-o", "{out}/model.pkl"),
+    case("get-missing-version", "get", "churn@v9.9.9", "-o", "{out}/model.pkl"),
+    case("get-output-folder-missing", "get", "churn", "-o", "{out}/no/such/model.pkl"),
+    case("get-output-exists", "get", "churn", "-o", "{out}/model.pkl", setup=existing_output),
+    case("get-dvc-yaml-path-escapes", "get", "escape", "-o", "{out}/model.pkl",
+         bug="a committed dvc.yaml entry outside models/NAME/ is refused with exit 1 (a "
+             "RegistryError in Registry._artifact), not 2 as the contract for bad input asks "
+             "(nothing is written). Fix: raise InputError there"),
+    case("get-dvc-file-path-escapes", "get", "sneaky", "-o", "{out}/model.pkl",
+         bug="a .dvc pointer whose outs path is '../../../../outside/model.pkl' is accepted: "
+             "Registry._artifact replaces the pointer's path with dvc.yaml's and get writes "
+             "-o (exit 0; it never writes outside -o). Fix: in Registry._artifact, refuse "
+             "with InputError a pointer whose path is not the plain file name "
+             "basename(dvc.yaml path) (no '/', no '..')"),
+    # show
+    case("show-version-V1.0.0", "show", "churn@V1.0.0"),
+    case("show-missing-model", "show", "nosuch"),
+    case("show-missing-version", "show", "churn@v9.9.9"),
+    # history
+    case("history-name-dotdot", "history", "../churn",
+         bug="history does not check its NAME: `history ../churn` exits 0 with an empty "
+             "table. Fix: Registry.history calls check_name(name) when a name is given"),
+    case("history-missing-model", "history", "nosuch",
+         bug="history of a model with no tags exits 0 with '(none)', where the contract says "
+             "2 for nothing found. Fix: Registry.history raises NotFoundError('no model "
+             "named ...: see `registry list`') when a name is given and it has no events"),
+    # check-ref
+    case("check-ref-not-a-tag", "check-ref", "churn"),
+    case("check-ref-spaces", "check-ref", "not a tag"),
+    case("check-ref-missing-version", "check-ref", "churn@v9.9.9"),
+    case("check-ref-missing-model", "check-ref", "nosuch#prod#1"),
+    # which
+    case("which-not-a-hash", "which", "zzzz"),
+    case("which-unknown-md5", "which", "0" * 32),
+    case("which-unknown-sha256", "which", "f" * 64),
+    case("which-missing-file", "which", "{missing}"),
+    # diff
+    case("diff-one-ref", "diff", "churn@v1.0.0"),
+    case("diff-missing-model", "diff", "churn@v1.0.0", "nosuch@v1.0.0"),
+    case("diff-missing-version", "diff", "churn@v1.0.0", "churn@v9.9.9"),
+    case("diff-base-unknown", "diff", "--base", "no-such-rev"),
+    # doc
+    case("doc-missing-model", "doc", "nosuch"),
+    case("doc-version-v01.0.0", "doc", "churn@v01.0.0"),
+    case("doc-output-folder-missing", "doc", "churn", "-o", "{out}/no/such/doc.md",
+         bug="doc -o into a folder that does not exist ends in 'error: unexpected "
+             "FileNotFoundError ... report it' with exit 1. Fix: cli.run's doc branch checks "
+             "the output's folder first (as operations._check_output does for get) and "
+             "raises InputError"),
+    case("doc-hostile-card", "doc", "evilcard"),
+    # verify
+    case("verify-missing-model", "verify", "nosuch"),
+    case("verify-missing-version", "verify", "churn@v9.9.9"),
+    case("verify-empty-stage", "verify", "churn#prod"),
+]
+
+
+def _param(c: Case):
+    marks = [pytest.mark.xfail(strict=True, reason=c.bug)] if c.bug else []
+    return pytest.param(c, id=c.id, marks=marks)
+
+
+@pytest.mark.parametrize("case", [_param(c) for c in CASES])
+def test_bad_input_exits_2_with_one_line_and_changes_nothing(world, case):
+    args = [a.format(**world.paths) for a in case.args]
+    if case.setup:
+        case.setup(world)
+    before = snapshot(world)
+    try:
+        proc = registry(world.repo, *args, check=False)
+        after = snapshot(world)
+    finally:
+        if snapshot(world) != before:
+            restore(world, before)
+    shown = f"registry {' '.join(args)[:200]}: exit {proc.returncode}\n{proc.stderr[:2000]}"
+    assert proc.returncode == 2, shown
+    lines = proc.stderr.splitlines()
+    assert lines and lines[0].startswith("error: "), shown
+    assert all(line.startswith("  ") for line in lines[1:]), shown
+    assert "Traceback" not in proc.stderr, shown
+    assert after == before, shown
+    assert not (world.root / "pwned").exists()
+
+
+def test_the_table_covers_every_command_and_enough_cases():
+    commands = {c.args[0] for c in CASES}
+    assert commands >= {"register", "promote", "demote", "deregister", "deprecate", "resolve",
+                        "get", "show", "history", "check-ref", "which", "diff", "doc", "verify"}
+    assert len(CASES) >= 30
+
+
+# ---------------------------------------------------------------- get never writes outside -o
+
+
+@pytest.mark.parametrize("ref", ["escape", "sneaky", "traversal"])
+def test_get_never_writes_outside_the_output(world, ref):
+    """Whatever a version's dvc.yaml entry, `.dvc` pointer or directory manifest says, `get`
+    writes the output it was given and nothing else (or refuses, and writes nothing)."""
+    before = snapshot(world)
+    try:
+        proc = registry(world.repo, "get", ref, "-o", str(world.out / "got"), check=False)
+        after = snapshot(world)
+        got = world.out / "got"
+        written = hashlib.md5(got.read_bytes()).hexdigest() if got.is_file() else got.exists()
+    finally:
+        restore(world, before)
+    assert not (world.root / "outside").exists()
+    assert not (world.root.parent / "outside").exists()
+    changed = {k for k in set(before["files"]) | set(after["files"])
+               if before["files"].get(k) != after["files"].get(k)}
+    assert changed <= {"out/got"}, changed
+    if proc.returncode == 0:
+        assert written == world.churn_md5, "-o does not hold the registered bytes"
+    else:
+        assert proc.stderr.startswith("error: ") and "Traceback" not in proc.stderr
+        assert changed == set()

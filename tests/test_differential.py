@@ -1,0 +1,442 @@
+"""The helper's tag resolution against the real gto, on random and hand-written tag histories.
+
+DESIGN.md promises that the helper answers what `gto show` answers on any registry, with gto's
+defaults and tie-breaks. Rather than restating gto's rules, these tests build real git
+repositories with small, messy tag histories (same-second tags, undone stages, deprecations,
+lightweight and foreign tags) and ask both sides, model by model:
+
+- `gto show NAME@latest`        -> the latest version and its commit,
+- `gto show NAME#STAGE`         -> the version holding each stage and its commit,
+- `gto show` (the registry table) -> which models are listed (deprecated ones are not), and
+  the same latest and stages again, by version name.
+
+Where gto itself raises (an `x@created` tag anywhere; a stage tag on a commit that carries two
+versions of the model), the helper must still answer without an exception.
+
+Note: gto's Python call `find_versions_in_stage` orders candidates by SemVer, not by time, so
+it can differ from `gto show NAME#STAGE` (timestamp order, the CLI default); the helper follows
+`gto show`, which is what users and CI see.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import gto.api
+import pytest
+from gto.exceptions import ArtifactNotFound, ManyVersions
+from hypothesis import HealthCheck, event, example, given, settings
+from hypothesis import strategies as st
+
+from conftest import IDENTITY, TEMPLATE
+
+sys.path.insert(0, str(TEMPLATE / "{{cookiecutter.project_slug}}" / "src"))
+from model_registry.gitrepo import Git  # noqa: E402
+from model_registry.tags import (  # noqa: E402
+    ASSIGN, DEREGISTER, REGISTER, UNASSIGN, model_names, parse_tag_name, resolve_model,
+)
+
+BASE_TIME = 1_700_000_000
+MODELS = ("churn", "team/churn", "x")
+# Close together on purpose: prereleases, numeric vs textual identifiers, build metadata.
+VERSIONS = (
+    "v0.9.0", "v1.0.0-alpha", "v1.0.0-alpha.1", "v1.0.0-rc.2", "v1.0.0-rc.10", "v1.0.0",
+    "v1.0.0+build.7", "v1.1.0-rc.1+exp.sha.5114f85",
+)
+# Tags that are not the registry's, though some come close; `dir=churn@...` is a gto artifact
+# in a folder ("dir:churn"), which the helper's grammar does not have.
+FOREIGN = ("release-1.0", "v2", "churn@v1", "churn@1.0.0", "churn@V1.0.0", "churn@latest",
+           "churn@v1.0.0!!", "dir=churn@v9.0.0")
+ZONES = ("+0000", "+0200", "-0700")
+
+
+# ---------------------------------------------------------------- histories and their repos
+
+
+@dataclass(frozen=True)
+class Tag:
+    """One tag: its name, the commit it points at (an index), and its tagger time.
+
+    `time` is seconds after BASE_TIME; None makes a lightweight tag (no tagger, no time).
+    """
+
+    name: str
+    commit: int = 0
+    time: int | None = 0
+    zone: str = "+0000"
+
+    def __repr__(self) -> str:
+        when = "lightweight" if self.time is None else f"t={self.time}{self.zone}"
+        return f"Tag({self.name!r} -> c{self.commit}, {when})"
+
+
+@dataclass(frozen=True)
+class History:
+    """A chain of commits (their committer times, seconds after BASE_TIME) and tags on them."""
+
+    commits: tuple[int, ...]
+    tags: tuple[Tag, ...]
+
+    def gto_crash(self) -> type[Exception] | None:
+        """What gto raises on this history (on any query), or None if it should answer."""
+        if any(re.search(r"@created(#\d+)?$", t.name) for t in self.tags):
+            return KeyError  # gto's parser gives `@created` tags no action, even lightweight ones
+        versions_at: dict[tuple[str, int], set[str]] = {}
+        for t in self.annotated():
+            parsed = parse_tag_name(t.name)
+            if parsed and parsed.action in (REGISTER, DEREGISTER):
+                versions_at.setdefault((parsed.model, t.commit), set()).add(parsed.version)
+        for t in self.annotated():
+            parsed = parse_tag_name(t.name)
+            if (parsed and parsed.action in (ASSIGN, UNASSIGN)
+                    and len(versions_at.get((parsed.model, t.commit), ())) > 1):
+                return ManyVersions  # which version does this stage tag mean?
+        return None
+
+    def annotated(self) -> list[Tag]:
+        return [t for t in self.tags if t.time is not None]
+
+
+def build_repo(history: History, root: Path) -> list[str]:
+    """Write the history into a new repository at `root`; returns the commits' hashes.
+
+    One `git fast-import` writes every commit and tag, with exact committer and tagger times
+    (the objects are the ones `git commit` and `git tag -a` would make), so no test waits.
+    """
+    who = f"{IDENTITY['GIT_COMMITTER_NAME']} <{IDENTITY['GIT_COMMITTER_EMAIL']}>"
+
+    def data(text: str) -> str:
+        return f"data {len(text.encode())}\n{text}\n"
+
+    stream = []
+    for i, when in enumerate(history.commits):
+        stamp = f"{who} {BASE_TIME + when} +0000"
+        stream.append(f"commit refs/heads/main\nmark :{i + 1}\nauthor {stamp}\n"
+                      f"committer {stamp}\n{data(f'commit {i}')}")
+    for t in history.tags:
+        if t.time is None:
+            stream.append(f"reset refs/tags/{t.name}\nfrom :{t.commit + 1}\n")
+        else:
+            stream.append(f"tag {t.name}\nfrom :{t.commit + 1}\n"
+                          f"tagger {who} {BASE_TIME + t.time} {t.zone}\n{data(t.name)}")
+    subprocess.run(["git", "init", "--quiet", "-b", "main", str(root)], check=True)
+    subprocess.run(["git", "fast-import", "--quiet"], cwd=root, input="".join(stream),
+                   text=True, check=True, capture_output=True)
+    subprocess.run(["git", "reset", "--quiet", "--hard", "main"], cwd=root, check=True)
+    out = subprocess.run(["git", "rev-list", "--reverse", "main"], cwd=root, check=True,
+                         capture_output=True, text=True).stdout
+    return out.split()
+
+
+# ---------------------------------------------------------------- the two sides
+
+
+@dataclass
+class Answer:
+    """What one side says about one model, as `gto show` would print it.
+
+    Versions are written `VERSION@cN` (N: the commit's index in the history), so a failure
+    reads at a glance. `versions` is `gto show NAME --vs -1`: every active version, highest
+    first, with every stage it holds; ties that the latest and the stage winners hide show
+    up there.
+    """
+
+    listed: bool = False  # a row in the registry table: known and not deprecated
+    latest: str | None = None
+    stages: dict[str, str] = field(default_factory=dict)
+    versions: list[str] = field(default_factory=list)  # "v1.0.0@c0 #prod #staging"
+
+
+def helper_answers(root: Path, models: list[str], commits: list[str]) -> dict[str, Answer]:
+    """The helper's answer, read the way its commands read it (one model's tags, or all)."""
+    where = {sha: f"c{i}" for i, sha in enumerate(commits)}
+    git = Git(str(root))
+    every_event, _ = git.tags()
+    listed = {m for m in model_names(every_event) if not resolve_model(m, every_event).deprecated}
+    answers = {}
+    for model in models:
+        events, _ = git.tags(model)
+        state = resolve_model(model, events)
+        answer = Answer(
+            listed=model in listed,
+            latest=f"{state.latest.version}@{where[state.latest.commit]}" if state.latest else None,
+            stages={s: f"{v.version}@{where[v.commit]}" for s, v in state.stages.items()},
+            versions=[] if state.deprecated else [
+                f"{v.version}@{where[v.commit]}" + "".join(
+                    f" #{s}" for s in sorted(v.stage_events) if v.stage_assigned_at(s) is not None)
+                for v in state.active_versions],
+        )
+        whole = resolve_model(model, every_event)
+        assert (whole.latest and whole.latest.version) == (state.latest and state.latest.version)
+        assert {s: v.version for s, v in whole.stages.items()} == {
+            s: v.version for s, v in state.stages.items()}, "reading all tags changed stages"
+        answers[model] = answer
+    return answers
+
+
+def gto_answers(root: Path, models: list[str], commits: list[str]) -> dict[str, Answer]:
+    """gto's answer through its API: the calls behind `gto show` and its shortcuts."""
+    where = {sha: f"c{i}" for i, sha in enumerate(commits)}
+    repo = str(root)
+
+    def show(ref: str) -> str | None:
+        found = gto.api.show(repo, ref)
+        assert len(found) <= 1, f"gto shows several versions for {ref}"
+        return f"{found[0]['version']}@{where[found[0]['commit_hexsha']]}" if found else None
+
+    table = gto.api.show(repo)  # `gto show`: a row per active model, a column per stage in use
+    answers = {}
+    for model in models:
+        if model not in table:  # deprecated or never seen: `gto show NAME@latest` shows nothing
+            try:
+                assert show(f"{model}@latest") is None
+            except ArtifactNotFound:
+                pass
+            answers[model] = Answer()
+            continue
+        row = table[model]
+        answer = Answer(listed=True, latest=show(f"{model}@latest"), versions=[
+            f"{v['version']}@{where[v['commit_hexsha']]}"
+            + "".join(f" #{s}" for s in sorted(vs["stage"] for vs in v["stages"]))
+            for v in gto.api.show(repo, model, versions_per_stage=-1)])
+        for stage in row["stage"]:
+            if (holder := show(f"{model}#{stage}")) is not None:
+                answer.stages[stage] = holder
+        # the table must tell the same story, by version name
+        assert row["version"] == (answer.latest and answer.latest.split("@")[0]), row
+        assert {s: v for s, v in row["stage"].items() if v} == {
+            s: v.split("@")[0] for s, v in answer.stages.items()}, row
+        answers[model] = answer
+    return answers
+
+
+def check(history: History) -> dict[str, Answer]:
+    """Build the history, ask both sides, and require the same answers; returns them."""
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "repo"
+        commits = build_repo(history, root)
+        models = list(MODELS)  # models a history never names must resolve to nothing on both sides
+        mine = helper_answers(root, models, commits)
+        crash = history.gto_crash()
+        if crash:
+            with pytest.raises(crash):
+                gto_answers(root, models, commits)
+            return mine
+        theirs = gto_answers(root, models, commits)
+    assert mine == theirs, f"helper (left) and gto (right) disagree on {history}"
+    return mine
+
+
+# ---------------------------------------------------------------- random histories
+
+TIMES = st.integers(min_value=0, max_value=3)  # a narrow range: same-second tags are common
+STAGE = st.sampled_from(("prod", "prod", "staging", "ml/dev"))  # prod most, so stages compete
+# How often each kind of tag is drawn, relative to the others.
+WEIGHTS = {"register": 6, "deregister": 3, "assign": 6, "unassign": 3, "deprecate": 2,
+           "lightweight": 2, "foreign": 1}
+KINDS = st.sampled_from([kind for kind, weight in WEIGHTS.items() for _ in range(weight)])
+
+
+@st.composite
+def histories(draw) -> History:
+    """A few commits and up to 15 tags, each drawn so that it makes sense after the others.
+
+    Undo tags undo something: a deregistration sits on the commit of a registration (annotated
+    or lightweight), an unassignment on an assigned commit and stage. Stage tags sit on a
+    commit with an annotated registration of the model: gto would invent an unnamed version
+    for any other commit, which the helper does not model. Counters go up per model, as gto
+    writes them. A step whose prerequisite is missing registers a version instead.
+    """
+    commits = draw(st.lists(TIMES, min_size=2, max_size=5))
+    models = draw(st.lists(st.sampled_from(MODELS), min_size=1, max_size=3, unique=True))
+    everywhere = list(range(len(commits)))
+    tags: list[Tag] = []
+    counters = {m: 0 for m in models}
+
+    def taken(name: str) -> bool:
+        return any(t.name == name for t in tags)
+
+    def counted(model: str, name: str) -> str:
+        counters[model] += 1
+        return f"{name}#{counters[model]}"
+
+    def parsed_tags(model: str, *actions: str, annotated_only: bool = False):
+        for t in tags:
+            parsed = parse_tag_name(t.name)
+            if (parsed and parsed.model == model and parsed.action in actions
+                    and not (annotated_only and t.time is None)):
+                yield parsed, t.commit
+
+    for _ in range(draw(st.integers(min_value=3, max_value=15))):
+        kind, model = draw(KINDS), draw(st.sampled_from(models))
+        name, commit, time = None, draw(st.sampled_from(everywhere)), draw(TIMES)
+        registered = sorted({(p.version, c) for p, c in parsed_tags(model, REGISTER)})
+        stageable = sorted({c for p, c in parsed_tags(model, REGISTER, annotated_only=True)})
+        assigned = sorted({(c, p.stage) for p, c in parsed_tags(model, ASSIGN)})
+        if kind in ("deregister", "assign", "unassign") and not (registered and stageable):
+            kind = "register"
+        if kind == "register":
+            version = draw(st.sampled_from(VERSIONS))
+            name = f"{model}@{version}"
+            if version in dict(registered):  # registered again (after a deregistration, say)
+                name, commit = counted(model, name), dict(registered)[version]
+            else:  # a commit of its own if one is left; else gto will see two versions there
+                used = {c for _, c in registered}
+                commit = draw(st.sampled_from([c for c in everywhere if c not in used]
+                                              or everywhere))
+        elif kind == "deregister":
+            version, commit = draw(st.sampled_from(registered))
+            name = f"{model}@{version}!"
+            name = counted(model, name) if taken(name) else name
+        elif kind == "assign":
+            commit = draw(st.sampled_from(stageable))
+            name = counted(model, f"{model}#{draw(STAGE)}")
+        elif kind == "unassign":
+            commit, stage = draw(st.sampled_from(assigned or [(c, "prod") for c in stageable]))
+            name = counted(model, f"{model}#{stage}!")
+        elif kind == "deprecate":
+            name = f"{model}@deprecated"
+            name = counted(model, name) if taken(name) else name
+        elif kind == "lightweight":
+            time = None
+            name = draw(st.sampled_from([
+                f"{model}@{draw(st.sampled_from(VERSIONS))}",
+                counted(model, f"{model}#{draw(STAGE)}"),
+                counted(model, f"{model}@deprecated"),
+            ]))
+        elif kind == "foreign":
+            name = draw(st.sampled_from(FOREIGN))
+            time = draw(st.none() | TIMES)
+        if name and not taken(name):
+            zone = draw(st.sampled_from(ZONES)) if time is not None else "+0000"
+            tags.append(Tag(name, commit, time, zone))
+    if draw(st.integers(min_value=1, max_value=10)) == 7:  # now and then, one that breaks gto
+        tags.append(Tag(f"{models[0]}@created", draw(st.sampled_from(everywhere)),
+                        draw(st.none() | TIMES)))
+    return History(tuple(commits), tuple(tags))
+
+
+# Histories known to be tricky: run first by the property test, and one by one below with the
+# answer written out, so a failure names the rule that broke.
+SAME_SECOND_ASSIGN_AND_UNASSIGN = History((0, 0), (
+    Tag("churn@v1.0.0", 0, 0), Tag("churn@v1.1.0", 1, 0),
+    Tag("churn#prod#1", 1, 1),
+    Tag("churn#prod#2", 0, 2), Tag("churn#prod!#3", 0, 2),  # same second: the undo wins
+))
+SAME_SECOND_REGISTER_AND_DEREGISTER = History((0, 0), (
+    Tag("churn@v1.0.0", 0, 0),
+    Tag("churn@v1.1.0", 1, 2), Tag("churn@v1.1.0!", 1, 2),  # same second: the undo wins
+))
+REREGISTERED_AFTER_DEREGISTRATION = History((0, 0), (
+    Tag("churn@v1.0.0", 0, 0), Tag("churn@v1.1.0", 1, 0),
+    Tag("churn@v1.1.0!", 1, 1), Tag("churn@v1.1.0#1", 1, 2),
+))
+STAGE_MOVED_BACK = History((0, 0), (
+    Tag("churn@v1.0.0", 0, 0), Tag("churn@v1.1.0", 1, 0),
+    Tag("churn#prod#1", 0, 1), Tag("churn#prod#2", 1, 2), Tag("churn#prod#3", 0, 3),
+))
+PRERELEASE_ORDER = History((0, 0, 0, 0), (
+    Tag("churn@v1.0.0-rc.10", 0, 0), Tag("churn@v1.0.0-rc.2", 1, 1),
+    Tag("churn@v1.0.0-alpha.1", 2, 2), Tag("churn@v0.9.0+build.99", 3, 3),
+))
+DEREGISTERED_STAGE_HOLDER = History((0, 0), (
+    Tag("churn@v1.0.0", 0, 0), Tag("churn@v1.1.0", 1, 0),
+    Tag("churn#prod#1", 0, 1), Tag("churn#prod#2", 1, 2),
+    Tag("churn@v1.1.0!", 1, 3),  # prod falls back to v1.0.0's assignment
+))
+SAME_SECOND_STAGE_TWO_VERSIONS = History((0, 0), (
+    Tag("churn@v1.0.0", 0, 1), Tag("churn@v1.1.0", 1, 0),
+    Tag("churn#prod#1", 0, 2), Tag("churn#prod#2", 1, 2),  # tie: the version registered first
+))
+SAME_SECOND_STAGE_SAME_SECOND_REGISTRATIONS = History((0, 0), (
+    Tag("churn@v1.1.0", 0, 1), Tag("churn@v1.0.0", 1, 1),
+    Tag("churn#prod#1", 1, 2), Tag("churn#prod#2", 0, 2),  # tie again: tag-name order decides
+))
+EQUAL_PRECEDENCE_VERSIONS = History((0, 0), (
+    Tag("churn@v1.0.0", 0, 1), Tag("churn@v1.0.0+build.7", 1, 0),  # build metadata: a tie
+))
+DEPRECATED = History((0,), (Tag("churn@v1.0.0", 0, 1), Tag("churn@deprecated", 0, 2)))
+DEPRECATED_THEN_REREGISTERED = History((0, 0), (
+    Tag("churn@v1.0.0", 0, 0), Tag("churn#prod#1", 0, 1),
+    Tag("churn@deprecated", 0, 2), Tag("churn@v1.1.0", 1, 3),
+))
+DEPRECATED_IN_THE_SAME_SECOND = History((0,), (
+    Tag("churn@v1.0.0", 0, 2), Tag("churn@deprecated", 0, 2),  # a tie keeps the model alive
+))
+COMMIT_NEWER_THAN_DEPRECATION = History((0, 3), (
+    Tag("churn@v1.0.0", 0, 0), Tag("churn@v1.1.0", 1, 1), Tag("churn@deprecated", 0, 2),
+))
+MESSY_TAGS = History((0, 1), (
+    Tag("churn@v1.0.0", 0, 0), Tag("churn@v2.0.0", 1, None), Tag("churn#prod#1", 0, 1),
+    Tag("churn#prod#2", 1, None), Tag("churn@deprecated", 1, None), Tag("release-1.0", 1, 2),
+    Tag("v2", 1, None), Tag("churn@v1", 1, 3), Tag("dir=churn@v9.0.0", 1, 3),
+))
+GTO_CRASHES = History((0, 0), (
+    Tag("churn@v1.0.0", 0, 0), Tag("churn@v1.1.0", 0, 1), Tag("churn#prod#1", 0, 2),
+    Tag("x@created", 1, None), Tag("release-1.0", 1, None), Tag("v2", 1, 3),
+))
+TRICKY = {  # history -> what both sides must answer for churn
+    "same-second assign and unassign": (SAME_SECOND_ASSIGN_AND_UNASSIGN, Answer(
+        True, "v1.1.0@c1", {"prod": "v1.1.0@c1"}, ["v1.1.0@c1 #prod", "v1.0.0@c0"])),
+    "same-second register and deregister": (SAME_SECOND_REGISTER_AND_DEREGISTER, Answer(
+        True, "v1.0.0@c0", {}, ["v1.0.0@c0"])),
+    "re-registered after deregistration": (REREGISTERED_AFTER_DEREGISTRATION, Answer(
+        True, "v1.1.0@c1", {}, ["v1.1.0@c1", "v1.0.0@c0"])),
+    "stage moved back": (STAGE_MOVED_BACK, Answer(
+        True, "v1.1.0@c1", {"prod": "v1.0.0@c0"}, ["v1.1.0@c1 #prod", "v1.0.0@c0 #prod"])),
+    "prerelease order": (PRERELEASE_ORDER, Answer(True, "v1.0.0-rc.10@c0", {}, [
+        "v1.0.0-rc.10@c0", "v1.0.0-rc.2@c1", "v1.0.0-alpha.1@c2", "v0.9.0+build.99@c3"])),
+    "deregistered stage holder": (DEREGISTERED_STAGE_HOLDER, Answer(
+        True, "v1.0.0@c0", {"prod": "v1.0.0@c0"}, ["v1.0.0@c0 #prod"])),
+    "same-second stage, two versions": (SAME_SECOND_STAGE_TWO_VERSIONS, Answer(
+        True, "v1.1.0@c1", {"prod": "v1.1.0@c1"}, ["v1.1.0@c1 #prod", "v1.0.0@c0 #prod"])),
+    "same-second stage and registrations": (SAME_SECOND_STAGE_SAME_SECOND_REGISTRATIONS, Answer(
+        True, "v1.1.0@c0", {"prod": "v1.0.0@c1"}, ["v1.1.0@c0 #prod", "v1.0.0@c1 #prod"])),
+    "equal precedence": (EQUAL_PRECEDENCE_VERSIONS, Answer(
+        True, "v1.0.0@c0", {}, ["v1.0.0@c0", "v1.0.0+build.7@c1"])),
+    "deprecated": (DEPRECATED, Answer(False, None, {}, [])),
+    "deprecated, then re-registered": (DEPRECATED_THEN_REREGISTERED, Answer(
+        True, "v1.1.0@c1", {"prod": "v1.0.0@c0"}, ["v1.1.0@c1", "v1.0.0@c0 #prod"])),
+    "deprecated in the same second": (DEPRECATED_IN_THE_SAME_SECOND, Answer(
+        True, "v1.0.0@c0", {}, ["v1.0.0@c0"])),
+    "commit newer than deprecation": (COMMIT_NEWER_THAN_DEPRECATION, Answer(
+        True, "v1.1.0@c1", {}, ["v1.1.0@c1", "v1.0.0@c0"])),
+    "lightweight and foreign tags": (MESSY_TAGS, Answer(
+        True, "v1.0.0@c0", {"prod": "v1.0.0@c0"}, ["v1.0.0@c0 #prod"])),
+}
+
+
+@settings(max_examples=120, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(histories())
+def test_helper_answers_as_gto_show_does(history):
+    """Any tag history: the helper's latest, stages and deprecation are gto's."""
+    crash = history.gto_crash()
+    event(f"gto raises {crash.__name__}" if crash else "gto answers")
+    check(history)
+
+
+for _history, _ in [*TRICKY.values(), (GTO_CRASHES, None)]:
+    test_helper_answers_as_gto_show_does = example(_history)(test_helper_answers_as_gto_show_does)
+
+
+# ---------------------------------------------------------------- hand-written histories
+
+
+@pytest.mark.parametrize("history, expected", TRICKY.values(), ids=TRICKY.keys())
+def test_tricky_history(history, expected):
+    """Each tricky history, with the answer written out: helper, gto and this table agree."""
+    assert check(history)["churn"] == expected
+
+
+def test_helper_answers_where_gto_raises():
+    """An `x@created` tag or a stage on a two-version commit breaks gto, not the helper."""
+    assert GTO_CRASHES.gto_crash()
+    answer = check(GTO_CRASHES)["churn"]
+    assert answer == Answer(True, "v1.1.0@c0", {"prod": "v1.1.0@c0"},
+                            ["v1.1.0@c0 #prod", "v1.0.0@c0"])
