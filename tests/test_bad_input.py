@@ -226,7 +226,6 @@ ARGPARSE_BUG = ("argparse errors print a `usage:` block before `registry: error:
 CASES = [
     # register: names
     case("register-name-dotdot", "register", "..", "{file}"),
-    case("register-name-dotdot-inside", "register", "a..b", "{file}"),
     case("register-name-path-escape", "register", "../evil", "{file}"),
     case("register-name-at", "register", "churn@v2", "{file}"),
     case("register-name-hash", "register", "churn#prod", "{file}"),
@@ -268,12 +267,8 @@ CASES = [
     case("card-billion-laughs", "register", "hostile", "{file}", setup=hostile_card(
         b"---\na: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a]\n"
         b"c: &c [*b, *b, *b, *b, *b, *b, *b, *b]\nd: [*c, *c, *c, *c, *c, *c, *c, *c]\n---\n")),
-    case("card-no-front-matter", "register", "hostile", "{file}",
-         setup=hostile_card(b"# just a heading\n")),
     case("card-front-matter-list", "register", "hostile", "{file}",
          setup=hostile_card(b"---\n- a\n- b\n---\n")),
-    case("card-front-matter-unclosed", "register", "hostile", "{file}",
-         setup=hostile_card(b"---\nlicense: mit\n")),
     case("card-not-utf8", "register", "hostile", "{file}",
          setup=hostile_card(b"---\nlicense: \xff\xfe\n---\n")),
     case("card-too-big", "register", "hostile", "{file}",
@@ -286,12 +281,10 @@ CASES = [
     case("promote-version-1.0", "promote", "churn", "1.0", "staging"),
     case("promote-missing-version", "promote", "churn", "v9.9.9", "staging"),
     case("promote-missing-model", "promote", "nosuch", "v1.0.0", "staging"),
-    case("promote-name-dotdot", "promote", "../churn", "v1.0.0", "staging"),
     # demote
     case("demote-stage-not-in-registry-yaml", "demote", "churn", "qa"),
     case("demote-empty-stage", "demote", "churn", "prod"),
     case("demote-missing-model", "demote", "nosuch", "dev"),
-    case("demote-stage-with-hash", "demote", "churn", "dev#1"),
     # deregister
     case("deregister-version-V1.0.0", "deregister", "churn", "V1.0.0"),
     case("deregister-missing-version", "deregister", "churn", "v9.9.9"),
@@ -299,14 +292,12 @@ CASES = [
     # deprecate
     case("deprecate-missing-model", "deprecate", "nosuch"),
     case("deprecate-name-space", "deprecate", "bad name"),
-    case("deprecate-name-colon", "deprecate", "churn:prod"),
     # resolve
     case("resolve-missing-model", "resolve", "nosuch"),
     case("resolve-missing-version", "resolve", "churn@v9.9.9"),
     case("resolve-empty-stage", "resolve", "churn#prod"),
     case("resolve-stage-not-in-registry-yaml", "resolve", "churn#qa"),
     case("resolve-version-1.0", "resolve", "churn@1.0"),
-    case("resolve-unicode", "resolve", "churn@vé"),
     # get
     case("get-missing-model", "get", "nosuch", "-o", "{out}/model.pkl"),
     case("get-missing-version", "get", "churn@v9.9.9", "-o", "{out}/model.pkl"),
@@ -325,7 +316,6 @@ CASES = [
     # show
     case("show-version-V1.0.0", "show", "churn@V1.0.0"),
     case("show-missing-model", "show", "nosuch"),
-    case("show-missing-version", "show", "churn@v9.9.9"),
     # history
     case("history-name-dotdot", "history", "../churn",
          bug="history does not check its NAME: `history ../churn` exits 0 with an empty "
@@ -336,18 +326,15 @@ CASES = [
              "named ...: see `registry list`') when a name is given and it has no events"),
     # check-ref
     case("check-ref-not-a-tag", "check-ref", "churn"),
-    case("check-ref-spaces", "check-ref", "not a tag"),
     case("check-ref-missing-version", "check-ref", "churn@v9.9.9"),
     case("check-ref-missing-model", "check-ref", "nosuch#prod#1"),
     # which
     case("which-not-a-hash", "which", "zzzz"),
     case("which-unknown-md5", "which", "0" * 32),
-    case("which-unknown-sha256", "which", "f" * 64),
     case("which-missing-file", "which", "{missing}"),
     # diff
     case("diff-one-ref", "diff", "churn@v1.0.0"),
     case("diff-missing-model", "diff", "churn@v1.0.0", "nosuch@v1.0.0"),
-    case("diff-missing-version", "diff", "churn@v1.0.0", "churn@v9.9.9"),
     case("diff-base-unknown", "diff", "--base", "no-such-rev"),
     # doc
     case("doc-missing-model", "doc", "nosuch"),
@@ -361,7 +348,6 @@ CASES = [
     # verify
     case("verify-missing-model", "verify", "nosuch"),
     case("verify-missing-version", "verify", "churn@v9.9.9"),
-    case("verify-empty-stage", "verify", "churn#prod"),
 ]
 
 
@@ -380,8 +366,7 @@ def test_bad_input_exits_2_with_one_line_and_changes_nothing(world, case):
         proc = registry(world.repo, *args, check=False)
         after = snapshot(world)
     finally:
-        if snapshot(world) != before:
-            restore(world, before)
+        restore(world, before)
     shown = f"registry {' '.join(args)[:200]}: exit {proc.returncode}\n{proc.stderr[:2000]}"
     assert proc.returncode == 2, shown
     lines = proc.stderr.splitlines()

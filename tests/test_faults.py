@@ -147,8 +147,9 @@ def seed(tmp_path_factory):
     origin = root / "origin.git"
     git(root, "init", "--quiet", "--bare", "-b", "main", str(origin))
     git(repo, "remote", "add", "origin", str(origin))
-    files = {"churn@v1.0.0": root / "churn-1.pkl", "churn@v1.1.0": root / "churn-2.pkl"}
+    files = {"churn@v1.0.0": root / "v1" / "churn.pkl", "churn@v1.1.0": root / "v2" / "churn.pkl"}
     for path in files.values():
+        path.parent.mkdir()
         path.write_bytes(os.urandom(3000))
     folder = root / "fraud" / "model"
     (folder / "weights").mkdir(parents=True)

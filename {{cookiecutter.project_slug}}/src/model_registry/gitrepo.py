@@ -2,22 +2,25 @@
 
 Only the git CLI is used (no GitPython, no dulwich): it is always there, it honours the user's
 config (identity, signing, credentials), and one `for-each-ref` reads every tag a query needs.
+Reads keep the tags packed (see Git._pack_loose_tags): loose tag files slow every prefix query.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import subprocess
 
 from .errors import InputError, RegistryError
-from .tags import Event, make_event
+from .tags import DEPRECATE, Event, make_event
 
+# `%(object)` is the tagged object as the tag names it (`%(*objectname)` reads that object too).
 _FIELDS = (
-    "%(refname:strip=2)", "%(objecttype)", "%(*objectname)", "%(taggername)",
-    "%(taggeremail:trim)", "%(taggerdate:raw)", "%(*committerdate:unix)", "%(contents)",
-    "%(contents:signature)",
+    "%(refname:strip=2)", "%(objecttype)", "%(object)", "%(taggername)", "%(taggeremail:trim)",
+    "%(taggerdate:raw)", "%(contents)", "%(contents:signature)",
 )
 _FORMAT = "%1f".join(_FIELDS) + "%1e"
+LOOSE_TAGS = 512  # loose tag files in one folder of refs/tags before a read packs them
 
 
 class Git:
@@ -54,8 +57,10 @@ class Git:
         """The registry events of `model` (or of all models) and every tag name seen.
 
         Lightweight and foreign tags are not events (gto ignores them too), but their names
-        still count for the stage counter, as gto counts them.
+        still count for the stage counter, as gto counts them. Commit times are read only for
+        models with a deprecation, the one rule that needs them (see tags.Event).
         """
+        self._pack_loose_tags(model)
         if model:
             base = f"refs/tags/{model}"
             patterns = [f"{base}@*", f"{base}#*", f"{base}#*/**"]
@@ -67,19 +72,57 @@ class Git:
             fields = record.lstrip("\n").split("\x1f")  # not str.strip(): it eats \x1e/\x1f
             if len(fields) != len(_FIELDS):
                 continue
-            name, kind, target, tagger, email, when, commit_time, contents, signature = fields
+            name, kind, target, tagger, email, when, contents, signature = fields
             names.append(name)
             if kind != "tag":
                 continue
             message = contents[: len(contents) - len(signature)] if signature else contents
             when, _, zone = when.partition(" ")
             event = make_event(name, target, int(when or 0), tagger=tagger, tagger_email=email,
-                               zone=zone or "+0000",
-                               message=message.strip(), commit_time=int(commit_time or 0),
+                               zone=zone or "+0000", message=message.strip(),
                                signed=bool(signature))
             if event:
                 events.append(event)
+        self._add_commit_times(events)
         return events, names
+
+    def _add_commit_times(self, events: list[Event]) -> None:
+        """Fill in commit_time for the events of models with a deprecation.
+
+        Asking for-each-ref for `%(*committerdate)` makes it read every tag's commit too, a
+        third of the cost of reading all tags; deprecations are rare, so only theirs are read.
+        """
+        deprecated = {e.model for e in events if e.action == DEPRECATE}
+        dated = [e for e in events if e.model in deprecated]
+        if not dated:
+            return
+        objects = self.run("cat-file", "--batch-check=%(objectname) %(objecttype)",
+                           input="".join(f"{c}\n" for c in {e.commit for e in dated})).stdout
+        commits = [line.split()[0] for line in objects.splitlines() if line.endswith(" commit")]
+        times = dict(line.split() for line in self.run(
+            "log", "--no-walk=unsorted", "--format=%H %ct", "--stdin",
+            input="".join(f"{c}\n" for c in commits)).stdout.splitlines()) if commits else {}
+        for e in dated:
+            e.commit_time = int(times.get(e.commit, 0))
+
+    def _pack_loose_tags(self, model: str | None) -> None:
+        """Move the tags into packed-refs once one folder of refs/tags holds many loose files.
+
+        `git tag` and `git fetch` write each tag as a file, and a query for one model's tags
+        (`refs/tags/churn@*`) reads every file in its folder: with 90k loose tags it takes about
+        1 s, packed a few ms. Past LOOSE_TAGS files, `git pack-refs` packs them (the first read
+        after a big fetch pays for that, once). It is safe while others read, and if it fails
+        (a read-only clone, another process packing) reading still works, only slower.
+        """
+        folder = os.path.join(self.root, ".git", "refs", "tags",
+                              *(model.split("/")[:-1] if model else ()))
+        try:
+            with os.scandir(folder) as entries:
+                loose = sum(1 for _ in itertools.islice(entries, LOOSE_TAGS))
+        except OSError:  # no such folder; .git is a file (a worktree); refs kept otherwise
+            return
+        if loose >= LOOSE_TAGS:
+            self.run("pack-refs", check=False)
 
     def tag_exists(self, tag: str) -> bool:
         return self.run("rev-parse", "-q", "--verify", f"refs/tags/{tag}", check=False).returncode == 0

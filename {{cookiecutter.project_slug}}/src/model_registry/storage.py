@@ -310,13 +310,8 @@ class _Objects:
         """The object `oid` written to `out`; the caller compares the md5 returned."""
         cached = self.cache.oid_to_path(oid) if self.cache else None
         if cached and os.path.isfile(cached):
-            hasher = _Hasher()
             with open(cached, "rb") as src, open(out, "wb") as dst:
-                while chunk := src.read(PART):
-                    dst.write(chunk)
-                    hasher.update(chunk)
-                    self.progress.advance(len(chunk))
-            got = Digest(*hasher.result())
+                got = _drain(iter(lambda: src.read(PART), b""), [dst], self.progress)
             if got.md5 == _plain(oid):
                 return got
             _discard(cached)  # a damaged cache copy: drop it and download a good one
@@ -364,16 +359,10 @@ class _Objects:
                                 f"({_why(exc)}): check that it is reachable and its "
                                 "credentials are set, then re-run") from None
         keep = _cache_file(cached)
-        hasher = _Hasher()
         try:
             with open(out, "wb") as dst:
-                for chunk in self._parts(path, size):
-                    dst.write(chunk)
-                    if keep:
-                        keep.write(chunk)
-                    hasher.update(chunk)
-                    self.progress.advance(len(chunk))
-            got = Digest(*hasher.result())
+                got = _drain(self._parts(path, size), [dst] + ([keep] if keep else []),
+                             self.progress)
             if keep:
                 keep.close()
                 if got.md5 == _plain(oid):
@@ -409,6 +398,29 @@ class _Objects:
                 if following is not None:
                     pending.append(pool.submit(read, following))
                 yield chunk
+
+
+def _drain(chunks, files: list, progress: "_Progress") -> Digest:
+    """Write each chunk to every file and hash it, the writing in a thread of its own: while
+    the kernel makes a writer wait for the disk, the chunk is hashed and the download goes on."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def write(chunk: bytes) -> None:
+        for f in files:
+            f.write(chunk)
+
+    hasher = _Hasher()
+    with ThreadPoolExecutor(1, thread_name_prefix="write") as writer:
+        written = None
+        for chunk in chunks:
+            if written is not None:
+                written.result()
+            written = writer.submit(write, chunk)
+            hasher.update(chunk)
+            progress.advance(len(chunk))
+        if written is not None:
+            written.result()
+    return Digest(*hasher.result())
 
 
 def _why(exc: Exception) -> str:
