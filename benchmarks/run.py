@@ -650,13 +650,18 @@ def to_json(results: dict, targets: list[dict], args) -> dict:
 # ---------------------------------------------------------------- S3 transfer benchmarks
 
 
-def run_s3(extra: list[str]) -> int:
-    """The S3 transfer benchmarks live in s3_transfer.py; run it as its own step, if present."""
+def run_s3(extra: list[str], results: str) -> int:
+    """The S3 transfer benchmarks live in s3_transfer.py; run it as its own step, if present.
+
+    Its JSON goes next to ours (s3_transfer.json) unless `extra` names another file.
+    """
     script = HERE / "s3_transfer.py"
     if not script.exists():
         print("S3 transfer benchmarks: benchmarks/s3_transfer.py is not there; skipped")
         return 0
-    print(f"\nS3 transfer benchmarks ({script.name}) ...", flush=True)
+    if "--json" not in extra:
+        extra = [*extra, "--json", os.path.join(os.path.dirname(results), "s3_transfer.json")]
+    print(f"\nS3 transfer benchmarks ({script.name} {' '.join(extra)}) ...", flush=True)
     return subprocess.run([PY, str(script), *extra], cwd=TEMPLATE).returncode
 
 
@@ -708,7 +713,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"results: {args.json}")
     status = 1 if any(results[l]["checks"]["differences"] for l in results) else 0
     if args.s3:
-        status = run_s3(args.s3_args.split()) or status
+        status = run_s3(args.s3_args.split(), os.path.abspath(args.json)) or status
     return status
 
 

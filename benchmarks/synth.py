@@ -210,8 +210,13 @@ def _git(root: Path, *args: str, **kwargs) -> subprocess.CompletedProcess:
 
 
 def _helper(root: Path):
-    """The baked helper's card and YAML modules, so cards are written the way it writes them."""
-    src = str(root / "src")
+    """The helper's card and YAML modules, so cards are written the way it writes them, and
+    the baked registry's config.
+
+    They come from the template, which the bake copies verbatim: a process that builds several
+    registries (and deletes them) must not keep importing from the first one.
+    """
+    src = str(TEMPLATE / "{{cookiecutter.project_slug}}" / "src")
     if src not in sys.path:
         sys.path.insert(0, src)
     from model_registry import cards, config, yamlio

@@ -243,8 +243,8 @@ def check(history: History, shortcuts: bool = False) -> dict[str, Answer]:
 TIMES = st.integers(min_value=0, max_value=3)  # a narrow range: same-second tags are common
 STAGE = st.sampled_from(("prod", "prod", "staging", "ml/dev"))  # prod most, so stages compete
 # How often each kind of tag is drawn, relative to the others.
-WEIGHTS = {"register": 6, "deregister": 3, "assign": 6, "unassign": 3, "deprecate": 2,
-           "lightweight": 2, "foreign": 1}
+WEIGHTS = {"register": 4, "deregister": 2, "assign": 8, "unassign": 2, "deprecate": 2,
+           "lightweight": 1, "foreign": 1}
 KINDS = st.sampled_from([kind for kind, weight in WEIGHTS.items() for _ in range(weight)])
 
 
@@ -252,15 +252,15 @@ KINDS = st.sampled_from([kind for kind, weight in WEIGHTS.items() for _ in range
 def histories(draw) -> History:
     """A few commits and up to 15 tags, each drawn so that it makes sense after the others.
 
-    Undo tags undo something: a deregistration sits on the commit of a registration (annotated
-    or lightweight), an unassignment on an assigned commit and stage. Stage tags sit on a
+    A new version gets a commit of its own (in a few histories, any commit). Undo tags undo something: a
+    deregistration sits on the commit of a registration (annotated or lightweight), an
+    unassignment on an assigned commit and stage, often in the same second. Stage tags sit on a
     commit with an annotated registration of the model: gto would invent an unnamed version
     for any other commit, which the helper does not model. Counters go up per model, as gto
     writes them. A step whose prerequisite is missing registers a version instead.
     """
-    commits = draw(st.lists(TIMES, min_size=2, max_size=5))
+    commits = draw(st.lists(TIMES, min_size=1, max_size=3))
     models = draw(st.lists(st.sampled_from(MODELS), min_size=1, max_size=3, unique=True))
-    everywhere = list(range(len(commits)))
     tags: list[Tag] = []
     counters = {m: 0 for m in models}
 
@@ -271,6 +271,12 @@ def histories(draw) -> History:
         counters[model] += 1
         return f"{name}#{counters[model]}"
 
+    def rarely() -> bool:
+        return draw(st.integers(min_value=1, max_value=10)) == 7
+
+    def any_commit() -> int:
+        return draw(st.integers(min_value=0, max_value=len(commits) - 1))
+
     def parsed_tags(model: str, *actions: str, annotated_only: bool = False):
         for t in tags:
             parsed = parse_tag_name(t.name)
@@ -278,14 +284,17 @@ def histories(draw) -> History:
                     and not (annotated_only and t.time is None)):
                 yield parsed, t
 
-    def same_second_as(earlier: list[Tag]):
+    def same_second_as(earlier: list[Tag]) -> int:
         """Often the second of an earlier tag (the one undone, say), to make ties."""
         return draw(st.sampled_from([t.time for t in earlier if t.time is not None] or [0])
                     | TIMES)
 
-    for _ in range(draw(st.integers(min_value=3, max_value=15))):
-        kind, model = draw(KINDS), draw(st.sampled_from(models))
-        name, commit, time = None, draw(st.sampled_from(everywhere)), draw(TIMES)
+    crowded = rarely()  # versions may share a commit: gto cannot tell which a stage tag means
+    opening = draw(st.integers(min_value=1, max_value=4))  # versions first, for stages to share
+    for step in range(opening + draw(st.integers(min_value=4, max_value=11))):
+        kind = "register" if step < opening else draw(KINDS)
+        model = draw(st.sampled_from([models[0], *models]))  # the first model is the busiest
+        name, commit, time = None, None, draw(TIMES)
         registered = {(p.version, t.commit): t for p, t in parsed_tags(model, REGISTER)}
         stageable = sorted({t.commit for _, t in parsed_tags(model, REGISTER,
                                                                 annotated_only=True)})
@@ -293,22 +302,28 @@ def histories(draw) -> History:
         if kind in ("deregister", "assign", "unassign") and not (registered and stageable):
             kind = "register"
         if kind == "register":
+            commit_of = dict(registered.keys())  # version -> commit
+            undone = {p.version for p, _ in parsed_tags(model, DEREGISTER)}
             version = draw(st.sampled_from(VERSIONS))
             name = f"{model}@{version}"
-            commit_of = dict(registered.keys())
-            if version in commit_of:  # registered again (after a deregistration, say)
+            if version in commit_of and version in undone:  # again, as `gto register --force`
                 name, commit = counted(model, name), commit_of[version]
-            else:  # a commit of its own if one is left; else gto will see two versions there
-                used = set(commit_of.values())
-                commit = draw(st.sampled_from([c for c in everywhere if c not in used]
-                                              or everywhere))
+            elif crowded and rarely():
+                commit = any_commit()
+            else:
+                free = [c for c in range(len(commits)) if c not in commit_of.values()]
+                if not free:
+                    commits.append(draw(TIMES))
+                    free = [len(commits) - 1]
+                commit = draw(st.sampled_from(free))
         elif kind == "deregister":
             version, commit = draw(st.sampled_from(sorted(registered)))
             name = f"{model}@{version}!"
             name = counted(model, name) if taken(name) else name
             time = same_second_as([registered[version, commit]])
         elif kind == "assign":
-            commit, stage = draw(st.sampled_from(stageable)), draw(STAGE)
+            in_use = sorted({s for _, s in assigned}) or ["prod"]  # often: move a stage
+            commit, stage = draw(st.sampled_from(stageable)), draw(st.sampled_from(in_use) | STAGE)
             name = counted(model, f"{model}#{stage}")
             time = same_second_as([t for (_, s), t in assigned.items() if s == stage])
         elif kind == "unassign":
@@ -328,14 +343,12 @@ def histories(draw) -> History:
                 counted(model, f"{model}@deprecated"),
             ]))
         elif kind == "foreign":
-            name = draw(st.sampled_from(FOREIGN))
-            time = draw(st.none() | TIMES)
+            name, time = draw(st.sampled_from(FOREIGN)), draw(st.none() | TIMES)
         if name and not taken(name):
             zone = draw(st.sampled_from(ZONES)) if time is not None else "+0000"
-            tags.append(Tag(name, commit, time, zone))
-    if draw(st.integers(min_value=1, max_value=10)) == 7:  # now and then, one that breaks gto
-        tags.append(Tag(f"{models[0]}@created", draw(st.sampled_from(everywhere)),
-                        draw(st.none() | TIMES)))
+            tags.append(Tag(name, any_commit() if commit is None else commit, time, zone))
+    if rarely():  # a tag that breaks gto altogether
+        tags.append(Tag(f"{models[0]}@created", any_commit(), draw(st.none() | TIMES)))
     return History(tuple(commits), tuple(tags))
 
 

@@ -1,9 +1,10 @@
 """A registry on a real S3 server (SeaweedFS on loopback), end to end, at scale, and safely.
 
-One registry per module, baked with remote=s3 against its own bucket and pushed to a bare
-origin, the way a team runs it: the registering machine keeps its keys in the git-ignored
-`.dvc/config.local`; clones, deployment jobs and `get --repo` take them from AWS_* variables.
-The large tests register a 1 GiB artifact and fetch it back, measuring the memory that takes.
+One registry, baked with remote=s3 against its own bucket and pushed to a bare origin, the way
+a team runs it: the registering machine keeps its keys in the git-ignored `.dvc/config.local`;
+clones, deployment jobs and `get --repo` take them from AWS_* variables. The large tests
+register a 1 GiB artifact and fetch it back, measuring the memory that takes. The fixtures are
+session-wide, so tests of other modules that a worker runs in between never rebuild them.
 """
 
 from __future__ import annotations
@@ -117,7 +118,7 @@ def clone(world, name: str) -> Path:
 # ------------------------------------------------------------------ the registry
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def world(s3_server, tmp_path_factory):
     """A remote=s3 registry with two versions of a file model and one folder model, a stage,
     all pushed; its origin; a fresh clone; and the bytes of every version."""
@@ -251,7 +252,7 @@ def test_check_remote_names_the_version_missing_from_the_bucket(world, tmp_path)
 # ------------------------------------------------------------------ damaged objects
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def fragile(world):
     """A file model and a folder model whose objects the tests damage (and then restore)."""
     repo, root = world["repo"], world["root"]
@@ -324,7 +325,7 @@ def write_random(path: Path, size: int) -> str:
     return md5.hexdigest()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def large(world):
     """A 1 GiB model registered with --push (off a terminal), and a fresh clone."""
     path = world["root"] / "large.bin"

@@ -6,7 +6,7 @@ One registry is built per module and read by most tests:
 
     churn     v1.0.0 signed by the trusted key (prod: signed assignment; dev: unsigned one)
               v1.1.0 not signed                (staging: unsigned assignment)
-              v1.2.0 signed by a key that is not in allowed_signers, never pushed
+              v1.2.0 signed by a key that is not in allowed_signers; its bytes never uploaded
               v0.9.0 v1.0.0's signed tag object with its name changed (a forgery)
     fraud     v1.0.0 the same bytes as churn v1.0.0, deregistered
     legacy    v1.0.0 the same bytes as churn v1.0.0; five events by three people at fixed
@@ -130,8 +130,9 @@ def w(tmp_path_factory):
     git(repo, "update-ref", "refs/tags/churn@v0.9.0", obj)
 
     # The audit trail of `legacy`: who did what, when, and why, ending in its deprecation.
-    alice, bob, carol = (("Alice Auditor", "alice@example.com"), ("Bob Builder", "bob@example.com"),
-                         ("Carol Checker", "carol@example.com"))
+    alice = ("Alice Auditor", "alice@example.com")
+    bob = ("Bob Builder", "bob@example.com")
+    carol = ("Carol Checker", "carol@example.com")
     audit = [
         (alice, ("register", "legacy", str(files["a"]), "--version", "v1.0.0", "-m",
                  "first legacy model")),
@@ -394,8 +395,8 @@ def test_which_finds_every_version_by_md5_active_deregistered_and_deprecated(w, 
     # process is started per tag (there are more than a dozen tags, and a handful of calls).
     calls = log.read_text().splitlines()
     assert calls.count("cat-file --batch") == 1, calls
-    per_object = [c for c in calls if c.split()[:2] in (["cat-file", "blob"], ["cat-file", "-p"],
-                                                        ["cat-file", "tag"]) or c.startswith("show ")]
+    one_object = (["cat-file", "blob"], ["cat-file", "-p"], ["cat-file", "tag"])
+    per_object = [c for c in calls if c.split()[:2] in one_object or c.startswith("show ")]
     assert per_object == [], calls
     assert len(git(w.repo, "tag").split()) > 12 and len(calls) <= 6, calls
 

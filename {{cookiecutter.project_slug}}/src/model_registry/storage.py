@@ -310,8 +310,9 @@ class _Objects:
         """The object `oid` written to `out`; the caller compares the md5 returned."""
         cached = self.cache.oid_to_path(oid) if self.cache else None
         if cached and os.path.isfile(cached):
-            with open(cached, "rb") as src, open(out, "wb") as dst:
-                got = _drain(iter(lambda: src.read(PART), b""), [dst], self.progress)
+            _clone_file(cached, out)
+            with open(out, "rb") as copy:  # hash what was written, not what was meant to be
+                got = _drain(iter(lambda: copy.read(PART), b""), [], self.progress)
             if got.md5 == _plain(oid):
                 return got
             _discard(cached)  # a damaged cache copy: drop it and download a good one
@@ -347,7 +348,10 @@ class _Objects:
         return Digest(oid, _manifest_hash(sha_entries, hashlib.sha256), total, len(entries))
 
     def _download(self, oid: str, out: str, cached: str | None) -> Digest:
-        """Stream `oid` from the remote into `out` and, once its md5 matches, into the cache."""
+        """Stream `oid` from the remote into `out` and, once its md5 matches, into the cache.
+
+        The cache copy is made after the check, from `out`: a reflink where the filesystem
+        can share blocks (no second write), else a copy by the kernel."""
         path = self.remote.oid_to_path(oid)
         try:
             size = self.remote.fs.size(path)
@@ -358,28 +362,16 @@ class _Objects:
             raise RegistryError(f"could not reach the DVC remote for {self.label} "
                                 f"({_why(exc)}): check that it is reachable and its "
                                 "credentials are set, then re-run") from None
-        keep = _cache_file(cached)
         try:
             with open(out, "wb") as dst:
-                got = _drain(self._parts(path, size), [dst] + ([keep] if keep else []),
-                             self.progress)
-            if keep:
-                keep.close()
-                if got.md5 == _plain(oid):
-                    os.chmod(keep.name, 0o444)
-                    os.replace(keep.name, cached)
-            return got
-        except RegistryError:
-            raise
+                got = _drain(self._parts(path, size), [dst], self.progress)
         except Exception as exc:  # network, credentials, server errors: all "could not download"
             raise RegistryError(f"could not download {self.label} from the DVC remote "
                                 f"({_why(exc)}): check the remote and its credentials, "
                                 "then re-run") from None
-        finally:
-            if keep:
-                keep.close()
-                if os.path.exists(keep.name):
-                    os.remove(keep.name)
+        if cached and got.md5 == _plain(oid):
+            _keep(out, cached)
+        return got
 
     def _parts(self, path: str, size: int):
         """The object's bytes in order, read in parts with JOBS ranged requests in flight."""
@@ -433,17 +425,29 @@ def _plain(oid: str) -> str:
     return oid[:-len(".dir")] if oid.endswith(".dir") else oid
 
 
-def _cache_file(cached: str | None):
-    """A temporary file beside the cache path, or None if the cache cannot be written."""
-    if not cached:
-        return None
+def _clone_file(src: str, dst: str) -> None:
+    """`dst` as a copy of `src`: a reflink where the filesystem shares blocks (btrfs, XFS,
+    APFS: instant, no space taken), else a copy made by the kernel."""
+    from dvc_objects.fs.system import reflink
+
     try:
-        os.makedirs(os.path.dirname(cached), exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=".registry-", dir=os.path.dirname(cached))
-        os.close(fd)
-        return open(name, "wb")
+        reflink(src, dst)
     except OSError:
-        return None
+        shutil.copyfile(src, dst)
+
+
+def _keep(path: str, cached: str) -> None:
+    """Put a verified object into DVC's cache, read-only as DVC keeps it. A cache that cannot
+    be written costs only a download next time."""
+    folder = os.path.dirname(cached)
+    tmp = os.path.join(folder, f".registry-{os.getpid()}-{os.path.basename(cached)}")
+    try:
+        os.makedirs(folder, exist_ok=True)
+        _clone_file(path, tmp)
+        os.chmod(tmp, 0o444)
+        os.replace(tmp, cached)
+    except OSError:
+        _discard(tmp)
 
 
 def _discard(path: str) -> None:
