@@ -29,7 +29,7 @@ browser:
 		else echo "note: install Chromium (apt-get install chromium) for the site tests"; fi; }
 
 test: $(STAMP) browser
-	$(PY) -m pytest -n 2 --dist loadgroup tests
+	$(PY) -m pytest -n 2 --dist loadfile tests
 
 bench: $(STAMP)
 	$(PY) benchmarks/run.py

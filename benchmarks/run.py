@@ -36,7 +36,7 @@ import json
 import math
 import os
 import platform
-import re
+import resource
 import shutil
 import signal
 import statistics
@@ -79,9 +79,14 @@ HEAVY = ("dvc", "git", "gitdb", "jsonschema", "gto", "scmrepo", "dulwich", "pygi
 
 @dataclass
 class Timing:
-    """Wall-clock seconds of each run of one command, and what the last run printed."""
+    """Seconds of each run of one command, wall-clock and CPU, and what the last run printed.
+
+    CPU is user + system time of the command and every process it waited for (its git
+    calls): unlike wall-clock time it hardly changes when other work shares the machine.
+    """
 
     runs: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
     note: str = ""  # why there is no number, or what to know about it
     failed: str = ""  # the error of a run that exited non-zero
     output: str = ""
@@ -90,10 +95,26 @@ class Timing:
     def median(self) -> float | None:
         return statistics.median(self.runs) if self.runs and not self.failed else None
 
+    @property
+    def cpu_median(self) -> float | None:
+        return statistics.median(self.cpu) if self.cpu and not self.failed else None
 
-def run_once(argv: list[str], cwd: str, env: dict, timeout: float | None = None,
-             ) -> tuple[float, subprocess.CompletedProcess]:
+    def add(self, run: "Run") -> None:
+        self.runs.append(run.seconds)
+        self.cpu.append(run.cpu)
+        self.output = run.proc.stdout
+
+
+@dataclass
+class Run:
+    seconds: float
+    cpu: float
+    proc: subprocess.CompletedProcess
+
+
+def run_once(argv: list[str], cwd: str, env: dict, timeout: float | None = None) -> Run:
     """Run once; on timeout, stop the command and everything it started (git, too)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     with subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, text=True, start_new_session=True) as proc:
@@ -109,7 +130,9 @@ def run_once(argv: list[str], cwd: str, env: dict, timeout: float | None = None,
                     continue
             raise
     seconds = time.perf_counter() - started
-    return seconds, subprocess.CompletedProcess(argv, proc.returncode, out, err)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    return Run(seconds, cpu, subprocess.CompletedProcess(argv, proc.returncode, out, err))
 
 
 def measure(argv: list[str], cwd: str, env: dict, runs: int, *, warmup: bool = True,
@@ -117,23 +140,20 @@ def measure(argv: list[str], cwd: str, env: dict, runs: int, *, warmup: bool = T
     """Median over `runs` runs (after a warm-up run), or as many as fit in `budget` seconds."""
     timing = Timing()
     if warmup:
-        _, proc = run_once(argv, cwd, env, timeout)
-        if proc.returncode != 0:
-            timing.failed = _last_line(proc)
+        run = run_once(argv, cwd, env, timeout)
+        if run.proc.returncode != 0:
+            timing.failed = _last_line(run.proc)
             return timing
-    spent = 0.0
-    while len(timing.runs) < runs and (budget is None or not timing.runs or spent < budget):
+    while len(timing.runs) < runs and (budget is None or sum(timing.runs) < budget):
         try:
-            seconds, proc = run_once(argv, cwd, env, timeout)
+            run = run_once(argv, cwd, env, timeout)
         except subprocess.TimeoutExpired:
             timing.note = f"stopped after {timeout:.0f} s"
             break
-        if proc.returncode != 0:
-            timing.failed = _last_line(proc)
+        if run.proc.returncode != 0:
+            timing.failed = _last_line(run.proc)
             break
-        timing.runs.append(seconds)
-        timing.output = proc.stdout
-        spent += seconds
+        timing.add(run)
     return timing
 
 
@@ -148,22 +168,20 @@ def measure_interleaved(commands: list[tuple[list[str], str, dict]], runs: int,
     """
     timings = [Timing() for _ in commands]
     for timing, (argv, cwd, env) in zip(timings, commands):
-        seconds, proc = run_once(argv, cwd, env)
-        if proc.returncode != 0:
-            timing.failed = _last_line(proc)
-        elif seconds > 2:
-            timing.runs.append(seconds)
-            timing.output = proc.stdout
+        run = run_once(argv, cwd, env)
+        if run.proc.returncode != 0:
+            timing.failed = _last_line(run.proc)
+        elif run.seconds > 2:
+            timing.add(run)
     for _ in range(runs):
         for timing, (argv, cwd, env) in zip(timings, commands):
             if timing.failed or len(timing.runs) >= runs or sum(timing.runs) >= budget:
                 continue
-            seconds, proc = run_once(argv, cwd, env)
-            if proc.returncode != 0:
-                timing.failed = _last_line(proc)
+            run = run_once(argv, cwd, env)
+            if run.proc.returncode != 0:
+                timing.failed = _last_line(run.proc)
                 continue
-            timing.runs.append(seconds)
-            timing.output = proc.stdout
+            timing.add(run)
     return timings
 
 
@@ -318,12 +336,12 @@ def bench_size(label: str, tags: int, args, estimates: dict) -> dict:
     timed_rows("loose", [r for r in ROWS if r.kind == "floor"])
     first = Timing()
     try:
-        seconds, proc = run_once(BY_KEY["resolve_latest"].argv(built), built.root, helper_env,
-                                 timeout=args.first_read_limit)
-        if proc.returncode:
-            first.failed = _last_line(proc)
+        run = run_once(BY_KEY["resolve_latest"].argv(built), built.root, helper_env,
+                       timeout=args.first_read_limit)
+        if run.proc.returncode:
+            first.failed = _last_line(run.proc)
         else:
-            first.runs.append(seconds)
+            first.add(run)
     except subprocess.TimeoutExpired:
         first.note = f"stopped after {args.first_read_limit:.0f} s"
         lock = Path(built.root) / ".git" / "packed-refs.lock"
@@ -471,6 +489,11 @@ def median(results: dict, label: str, state: str, key: str) -> float | None:
     return timing.median if timing else None
 
 
+def cpu_median(results: dict, label: str, state: str, key: str) -> float | None:
+    timing = results.get(label, {}).get("times", {}).get(state, {}).get(key)
+    return timing.cpu_median if timing else None
+
+
 def report(results: dict, args) -> tuple[str, list[dict]]:
     labels = [l for l in args.sizes if l in results]
     out = []
@@ -529,6 +552,17 @@ def report(results: dict, args) -> tuple[str, list[dict]]:
                "largest size over smallest.")
 
     out.append("")
+    out.append("CPU time, packed refs: user + system of the command and its git processes")
+    out.append("(medians; what a busy machine changes least)".ljust(width)
+               + "".join(l.rjust(11) for l in labels))
+    for row in DISPLAY:
+        if row is FIRST_READ or not any(cpu_median(results, l, "packed", row.key)
+                                        for l in labels):
+            continue
+        out.append(f"  {row.label}".ljust(width) + "".join(
+            fmt_seconds(cpu_median(results, l, "packed", row.key)).rjust(11) for l in labels))
+
+    out.append("")
     out.append("ratios (packed refs)".ljust(width) + "".join(l.rjust(11) for l in labels))
     for text, a, b in (
             ("gto show NAME@latest / resolve NAME@latest", "gto_show_latest", "resolve_latest"),
@@ -540,6 +574,12 @@ def report(results: dict, args) -> tuple[str, list[dict]]:
         out.append(f"  {text}".ljust(width) + "".join(
             fmt_ratio(ratio(median(results, l, "packed", a),
                             median(results, l, "packed", b))).rjust(11) for l in labels))
+    for text, a, b in (
+            ("gto show NAME@latest / resolve, CPU", "gto_show_latest", "resolve_latest"),
+            ("resolve NAME@latest / its floor, CPU", "resolve_latest", "floor_model")):
+        out.append(f"  {text}".ljust(width) + "".join(
+            fmt_ratio(ratio(cpu_median(results, l, "packed", a),
+                            cpu_median(results, l, "packed", b))).rjust(11) for l in labels))
     out.append(f"  resolve NAME@latest, loose / packed".ljust(width) + "".join(
         fmt_ratio(ratio(median(results, l, "loose", "resolve_latest"),
                         median(results, l, "packed", "resolve_latest"))).rjust(11)
@@ -581,8 +621,11 @@ def evaluate(results: dict, labels: list[str]) -> list[dict]:
         r = median(results, "10k", "packed", "resolve_latest")
         f = median(results, "10k", "packed", "floor_model")
         x = ratio(r, f)
+        cpu = ratio(cpu_median(results, "10k", "packed", "resolve_latest"),
+                    cpu_median(results, "10k", "packed", "floor_model"))
         add("resolve at 10k within 3x of the floor", x and x <= 3,
-            f"{fmt_ratio(x)} ({fmt_seconds(r)} vs {fmt_seconds(f)}, packed refs)")
+            f"{fmt_ratio(x)} ({fmt_seconds(r)} vs {fmt_seconds(f)}, packed refs; "
+            f"CPU {fmt_ratio(cpu)})")
     if "100k" in labels:
         for key, name, limit in (("resolve_latest", "resolve NAME@latest", 0.5),
                                  ("resolve_stage", "resolve NAME#prod", 0.5),
@@ -634,7 +677,7 @@ def to_json(results: dict, targets: list[dict], args) -> dict:
         if isinstance(value, Timing):
             data = asdict(value)
             data.pop("output")
-            data["median"] = value.median
+            data["median"], data["cpu_median"] = value.median, value.cpu_median
             return data
         if isinstance(value, dict):
             return {k: plain(v) for k, v in value.items()}

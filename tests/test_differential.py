@@ -298,7 +298,8 @@ def histories(draw) -> History:
         registered = {(p.version, t.commit): t for p, t in parsed_tags(model, REGISTER)}
         stageable = sorted({t.commit for _, t in parsed_tags(model, REGISTER,
                                                                 annotated_only=True)})
-        assigned = {(t.commit, p.stage): t for p, t in parsed_tags(model, ASSIGN)}
+        assigned = {(t.commit, p.stage): t
+                    for p, t in parsed_tags(model, ASSIGN, annotated_only=True)}
         if kind in ("deregister", "assign", "unassign") and not (registered and stageable):
             kind = "register"
         if kind == "register":

@@ -22,15 +22,23 @@ examples:
 """
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one `error:` line (exit 2) like every other error."""
+
+    def error(self, message):
+        self.exit(2, f"error: {message}: see `{self.prog} --help`\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="registry", description="A git + DVC model registry: register, promote, resolve "
         "and retrieve model versions.", epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-C", dest="chdir", metavar="PATH",
                         help="run as if started in PATH (like git -C)")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True,
+                                parser_class=_Parser)
 
     def command(name, help_text, json_flag=True):
         p = sub.add_parser(name, help=help_text, description=help_text)
@@ -216,6 +224,8 @@ def run(args: argparse.Namespace) -> tuple[object, str]:
         data = reg.diff(*args.refs, base=args.base)
         return data, data["markdown"].rstrip("\n")
     if c == "doc":
+        if args.output and not os.path.isdir(os.path.dirname(os.path.abspath(args.output))):
+            raise InputError(f"folder of {args.output} does not exist: create it first")
         data = reg.doc(args.ref, args.format)
         if args.output:
             with open(args.output, "w", encoding="utf-8") as f:

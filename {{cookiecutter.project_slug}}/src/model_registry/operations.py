@@ -139,7 +139,7 @@ class Registry:
         """The DVC pointer of a version, read from git at its commit."""
         entry_path = self._artifact_entry(version.model, version.commit)
         if entry_path is not None and not _inside(entry_path, f"models/{version.model}"):
-            raise RegistryError(f"{DVC_YAML} at {version.commit[:12]} puts the artifact of "
+            raise InputError(f"{DVC_YAML} at {version.commit[:12]} puts the artifact of "
                                 f"{version.model} at {entry_path!r}, outside models/"
                                 f"{version.model}/: refusing it; fix {DVC_YAML}")
         if entry_path is None:
@@ -151,6 +151,10 @@ class Registry:
             raise RegistryError(f"{entry_path}.dvc is missing at {version.commit[:12]}: the "
                                 "registry is damaged; run `registry check`")
         pointer = storage.read_pointer(data, f"{entry_path}.dvc")
+        if pointer.path != os.path.basename(entry_path):
+            raise InputError(f"{entry_path}.dvc at {version.commit[:12]} points at "
+                             f"{pointer.path!r}, not at {os.path.basename(entry_path)!r}: "
+                             "refusing it; re-create the pointer with dvc add")
         pointer.path = entry_path
         return pointer
 
@@ -216,7 +220,11 @@ class Registry:
         return models
 
     def history(self, name: str | None = None) -> list[dict]:
+        if name:
+            check_name(name)
         events, _ = self.git.tags(name)
+        if name and not any(e.model == name for e in events):
+            raise NotFoundError(f"no model named {name!r} in this registry: see `registry list`")
         rows = []
         for model in model_names(events):
             state = resolve_model(model, events)
@@ -627,7 +635,7 @@ class Registry:
         info = self._describe(state, version, parse_ref(ref).stage)
         pointer = self._artifact(version)
         dest = output or os.path.basename(pointer.path)
-        _check_output(dest, force)
+        _check_output(dest, force, pointer.is_dir)
         got = storage.fetch(self.root, version.commit, pointer, dest, force,
                             f"{version.model} {version.version}")
         info.update(output=os.path.abspath(dest), sha256=got.sha256)
@@ -901,6 +909,16 @@ class Registry:
         if not os.path.exists(path):
             raise InputError(f"{path} does not exist: pass the model file or directory")
         real = os.path.realpath(path)
+        root = os.path.realpath(self.root)
+        if os.path.commonpath([real, root]) == real:
+            raise InputError(f"{path} holds the registry itself: register a model file or a "
+                             "folder outside the repository")
+        if os.path.isdir(real):
+            for folder, dirs, files in os.walk(real):
+                links = [n for n in dirs + files if os.path.islink(os.path.join(folder, n))]
+                if links:
+                    raise InputError(f"{os.path.join(folder, links[0])} is a symbolic link: "
+                                     "copy the files it points to into the folder instead")
         inside = os.path.realpath(os.path.join(self.root, model_dir))
         if real.startswith(os.path.realpath(self.root) + os.sep) and not (
                 real == inside or real.startswith(inside + os.sep)):
@@ -966,12 +984,17 @@ def _inside(path: str, folder: str) -> bool:
     return not os.path.isabs(path) and norm.startswith(folder + "/")
 
 
-def _check_output(dest: str, force: bool) -> None:
+def _check_output(dest: str, force: bool, is_dir: bool) -> None:
     parent = os.path.dirname(os.path.abspath(dest))
     if not os.path.isdir(parent):
         raise InputError(f"folder {parent} does not exist: create it or choose another -o")
     if os.path.lexists(dest) and not force:
         raise InputError(f"{dest} exists: pass --force to overwrite it")
+    if os.path.isdir(dest) and not os.path.islink(dest) and not is_dir:
+        raise InputError(f"{dest} is a folder and the artifact is a file: give a file path "
+                         "with -o (--force never replaces a folder with a file)")
+    if is_dir and os.path.abspath(os.getcwd()).startswith(os.path.abspath(dest)):
+        raise InputError(f"{dest} holds the current folder: choose another -o")
 
 
 def _read_metrics(path: str) -> dict[str, float]:

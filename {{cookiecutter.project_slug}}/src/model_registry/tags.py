@@ -58,7 +58,7 @@ def is_valid_name(value: str) -> bool:
 
 
 def check_name(value: str, what: str = "model name") -> str:
-    if not is_valid_name(value):
+    if not is_valid_name(value) or "//" in value:
         raise InputError(f"invalid {what} {value!r}: {_NAME_HINT}")
     if len(value) > MAX_NAME:
         raise InputError(f"{what} is {len(value)} characters long: keep it to {MAX_NAME} "
