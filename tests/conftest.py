@@ -70,12 +70,11 @@ def registry(repo, *args: str, check: bool = True, cwd=None) -> subprocess.Compl
     return proc
 
 
-@pytest.fixture
-def registry_repo(bake, tmp_path):
-    """A freshly baked registry with a bare `origin` it has pushed main to."""
-    repo = bake()
-    origin = tmp_path / "origin.git"
-    git(tmp_path, "init", "--quiet", "--bare", "-b", "main", str(origin))
+def with_origin(repo: Path, root: Path) -> Path:
+    """Give a baked registry a bare `origin` in `root` and push main to it; returns origin."""
+    origin = root / "origin.git"
+    git(root, "init", "--quiet", "--bare", "-b", "main", str(origin))
     git(repo, "remote", "add", "origin", str(origin))
     git(repo, "push", "--quiet", "origin", "main")
-    return repo
+    return origin
+

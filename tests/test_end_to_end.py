@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import bake_template, git, registry
+from conftest import bake_template, git, registry, with_origin
 
 BIN = Path(sys.executable).parent
 
@@ -36,10 +36,7 @@ def world(tmp_path_factory):
     """The registry's history, its origin, a fresh clone, and the bytes of every version."""
     root = tmp_path_factory.mktemp("e2e")
     repo = bake_template(root)
-    origin = root / "origin.git"
-    git(root, "init", "--quiet", "--bare", "-b", "main", str(origin))
-    git(repo, "remote", "add", "origin", str(origin))
-    git(repo, "push", "--quiet", "origin", "main")
+    origin = with_origin(repo, root)
 
     files = {}
     for name, version, size in [("churn", "v1.0.0", 3000), ("churn", "v1.1.0", 4000)]:

@@ -33,7 +33,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import TEMPLATE, bake_template, git, registry
+from conftest import TEMPLATE, bake_template, git, registry, with_origin
 
 sys.path.insert(0, str(TEMPLATE / "{{cookiecutter.project_slug}}" / "src"))
 from model_registry import site as site_module  # noqa: E402  (the helper as the template ships it)
@@ -70,10 +70,7 @@ Routes tickets to a queue. {HOSTILE_IMG}
 def world(tmp_path_factory):
     root = tmp_path_factory.mktemp("site")
     repo = bake_template(root)
-    origin = root / "origin.git"
-    git(root, "init", "--quiet", "--bare", "-b", "main", str(origin))
-    git(repo, "remote", "add", "origin", str(origin))
-    git(repo, "push", "--quiet", "origin", "main")
+    origin = with_origin(repo, root)
 
     files = {}
 

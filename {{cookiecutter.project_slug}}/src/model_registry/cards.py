@@ -4,7 +4,6 @@ block this helper fills and an `eu_ai_act:` block people fill) and a Markdown bo
 from __future__ import annotations
 
 import json
-import os
 import posixpath
 from dataclasses import dataclass
 from functools import lru_cache
