@@ -468,8 +468,8 @@ def fmt(timing: Timing | None) -> str:
         return "-"
     if timing.failed:
         return "failed"
-    if timing.median is None:
-        return timing.note.split(":")[0] if timing.note else "-"
+    if timing.median is None:  # "skipped: ...", "stopped after ...", "n/a (not implemented)"
+        return timing.note.split()[0].rstrip(":") if timing.note else "-"
     text = fmt_seconds(timing.median)
     return text + (f" ({len(timing.runs)})" if len(timing.runs) < 3 else "")
 
@@ -514,7 +514,7 @@ def report(results: dict, args) -> tuple[str, list[dict]]:
         f"{results[l]['loose_after_first_read']} of {results[l]['unpacked']}".rjust(22)
         for l in labels))
     out.append("")
-    head = "command".ljust(width) + "".join(f"{l} packed".rjust(11) + "loose".rjust(11)
+    head = "command".ljust(width) + "".join(f"{l} packed".rjust(12) + "loose".rjust(12)
                                             for l in labels)
     last = labels[-1]
     growth = len(labels) > 1
@@ -534,8 +534,8 @@ def report(results: dict, args) -> tuple[str, list[dict]]:
                 if timing is not None and timing.note and timing.median is None:
                     if timing.note not in notes:
                         notes.append(timing.note)
-                    cell += "*" * (notes.index(timing.note) + 1)
-                cells.append(cell.rjust(11))
+                    cell += f" [{chr(ord('a') + notes.index(timing.note))}]"
+                cells.append(cell.rjust(12))
         line = row.label.ljust(width) + "".join(cells)
         if growth:
             state = "loose" if row is FIRST_READ else "packed"
@@ -543,7 +543,7 @@ def report(results: dict, args) -> tuple[str, list[dict]]:
                                     median(results, labels[0], state, row.key))).rjust(12)
         out.append(line)
     for i, note in enumerate(notes):
-        out.append(f"{'*' * (i + 1)} {note}")
+        out.append(f"[{chr(ord('a') + i)}] {note}")
     out.append("packed: as `git clone` leaves tags; loose: one file per tag, as `git tag` and "
                "`git fetch` leave them.")
     out.append("loose helper rows run after the first read, which packs the tags if the helper "
@@ -722,7 +722,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="skip gto/DVC where they are expected to take longer, in seconds; "
                         "0: always run them (default 120)")
     parser.add_argument("--no-gto", action="store_true", help="time only the helper and floors")
-    parser.add_argument("--first-read-limit", type=float, default=300,
+    parser.add_argument("--first-read-limit", type=float, default=180,
                         help="stop the first read of loose tags after this many seconds")
     parser.add_argument("--build", default=str(TEMPLATE / "build" / "bench"),
                         help="where registries are built (default build/bench)")

@@ -2,20 +2,23 @@
 
 DESIGN.md promises that the helper answers what `gto show` answers on any registry, with gto's
 defaults and tie-breaks. Rather than restating gto's rules, these tests build real git
-repositories with small, messy tag histories (same-second tags, undone stages, deprecations,
-lightweight and foreign tags) and ask both sides, model by model:
+repositories with small, messy tag histories (same-second tags, undone stages and versions,
+deprecations, lightweight and foreign tags) and ask both sides, model by model:
 
-- `gto show NAME@latest`        -> the latest version and its commit,
-- `gto show NAME#STAGE`         -> the version holding each stage and its commit,
-- `gto show` (the registry table) -> which models are listed (deprecated ones are not), and
-  the same latest and stages again, by version name.
+- `gto show` (the registry table): is the model listed (deprecated ones are not), its latest
+  version, and the version in each stage;
+- `gto show NAME --vs -1`: every active version, highest first, with every stage it holds;
+- for the hand-written histories also `gto show NAME@latest` and `gto show NAME#STAGE`.
 
 Where gto itself raises (an `x@created` tag anywhere; a stage tag on a commit that carries two
 versions of the model), the helper must still answer without an exception.
 
-Note: gto's Python call `find_versions_in_stage` orders candidates by SemVer, not by time, so
-it can differ from `gto show NAME#STAGE` (timestamp order, the CLI default); the helper follows
-`gto show`, which is what users and CI see.
+Left out on purpose: a stage tag on a commit with no annotated registration of the model.
+gto then invents a version named by the commit hash, lists it once per such tag, and an
+unassignment there does not undo the assignment; the helper ignores such stage tags, and the
+registries it writes never have them. Also, gto's Python call `find_versions_in_stage` orders
+candidates by SemVer, not by time, so it can differ from `gto show NAME#STAGE` (timestamp
+order, the CLI default); the helper follows `gto show`, which is what users and CI see.
 """
 
 from __future__ import annotations
@@ -38,7 +41,8 @@ from conftest import IDENTITY, TEMPLATE
 sys.path.insert(0, str(TEMPLATE / "{{cookiecutter.project_slug}}" / "src"))
 from model_registry.gitrepo import Git  # noqa: E402
 from model_registry.tags import (  # noqa: E402
-    ASSIGN, DEREGISTER, REGISTER, UNASSIGN, model_names, parse_tag_name, resolve_model,
+    ASSIGN, DEPRECATE, DEREGISTER, REGISTER, UNASSIGN, model_names, parse_tag_name,
+    resolve_model,
 )
 
 BASE_TIME = 1_700_000_000
@@ -153,29 +157,30 @@ class Answer:
 
 
 def helper_answers(root: Path, models: list[str], commits: list[str]) -> dict[str, Answer]:
-    """The helper's answer, read the way its commands read it (one model's tags, or all)."""
+    """The helper's answer, read both ways its commands read tags: one model's, or all."""
     where = {sha: f"c{i}" for i, sha in enumerate(commits)}
     git = Git(str(root))
     every_event, _ = git.tags()
     listed = {m for m in model_names(every_event) if not resolve_model(m, every_event).deprecated}
+
+    def answer(state) -> Answer:
+        def at(v) -> str:
+            return f"{v.version}@{where[v.commit]}"
+
+        held = [at(v) + "".join(f" #{s}" for s in sorted(v.stage_events)
+                                if v.stage_assigned_at(s) is not None)
+                for v in state.active_versions]
+        return Answer(listed=state.name in listed,
+                      latest=at(state.latest) if state.latest else None,
+                      stages={s: at(v) for s, v in state.stages.items()},
+                      versions=[] if state.deprecated else held)
+
     answers = {}
     for model in models:
         events, _ = git.tags(model)
-        state = resolve_model(model, events)
-        answer = Answer(
-            listed=model in listed,
-            latest=f"{state.latest.version}@{where[state.latest.commit]}" if state.latest else None,
-            stages={s: f"{v.version}@{where[v.commit]}" for s, v in state.stages.items()},
-            versions=[] if state.deprecated else [
-                f"{v.version}@{where[v.commit]}" + "".join(
-                    f" #{s}" for s in sorted(v.stage_events) if v.stage_assigned_at(s) is not None)
-                for v in state.active_versions],
-        )
-        whole = resolve_model(model, every_event)
-        assert (whole.latest and whole.latest.version) == (state.latest and state.latest.version)
-        assert {s: v.version for s, v in whole.stages.items()} == {
-            s: v.version for s, v in state.stages.items()}, "reading all tags changed stages"
-        answers[model] = answer
+        answers[model] = answer(resolve_model(model, events))
+        assert answer(resolve_model(model, every_event)) == answers[model], (
+            f"{model}: reading every tag and reading the model's tags disagree")
     return answers
 
 
@@ -252,12 +257,13 @@ KINDS = st.sampled_from([kind for kind, weight in WEIGHTS.items() for _ in range
 def histories(draw) -> History:
     """A few commits and up to 15 tags, each drawn so that it makes sense after the others.
 
-    A new version gets a commit of its own (in a few histories, any commit). Undo tags undo something: a
-    deregistration sits on the commit of a registration (annotated or lightweight), an
-    unassignment on an assigned commit and stage, often in the same second. Stage tags sit on a
-    commit with an annotated registration of the model: gto would invent an unnamed version
-    for any other commit, which the helper does not model. Counters go up per model, as gto
-    writes them. A step whose prerequisite is missing registers a version instead.
+    A new version gets a commit of its own (in a few histories, any commit). Undo tags undo
+    something: a deregistration sits on the commit of a registration (annotated or
+    lightweight), an unassignment on an assigned commit and stage, both often in the same
+    second as what they undo. Stage tags sit on a commit with an annotated registration of the
+    model: gto would invent an unnamed version for any other commit, which the helper does not
+    model. Counters go up per model, as gto writes them. A step whose prerequisite is missing
+    registers a version instead.
     """
     commits = draw(st.lists(TIMES, min_size=1, max_size=3))
     models = draw(st.lists(st.sampled_from(MODELS), min_size=1, max_size=3, unique=True))
@@ -309,7 +315,7 @@ def histories(draw) -> History:
             name = f"{model}@{version}"
             if version in commit_of and version in undone:  # again, as `gto register --force`
                 name, commit = counted(model, name), commit_of[version]
-            elif crowded and rarely():
+            elif crowded:
                 commit = any_commit()
             else:
                 free = [c for c in range(len(commits)) if c not in commit_of.values()]
@@ -324,7 +330,8 @@ def histories(draw) -> History:
             time = same_second_as([registered[version, commit]])
         elif kind == "assign":
             in_use = sorted({s for _, s in assigned}) or ["prod"]  # often: move a stage
-            commit, stage = draw(st.sampled_from(stageable)), draw(st.sampled_from(in_use) | STAGE)
+            commit = draw(st.sampled_from(stageable))
+            stage = draw(st.sampled_from(in_use) | STAGE)
             name = counted(model, f"{model}#{stage}")
             time = same_second_as([t for (_, s), t in assigned.items() if s == stage])
         elif kind == "unassign":
@@ -408,9 +415,11 @@ MESSY_TAGS = History((0, 1), (
     Tag("churn#prod#2", 1, None), Tag("churn@deprecated", 1, None), Tag("release-1.0", 1, 2),
     Tag("v2", 1, None), Tag("churn@v1", 1, 3), Tag("dir=churn@v9.0.0", 1, 3),
 ))
-GTO_CRASHES = History((0, 0), (
+CREATED_TAG = History((0, 0), (  # gto has no action for `@created`, even on a lightweight tag
+    Tag("churn@v1.0.0", 0, 0), Tag("churn#prod#1", 0, 1), Tag("x@created", 1, None),
+))
+TWO_VERSIONS_ON_A_STAGED_COMMIT = History((0,), (  # which version does churn#prod#1 mean?
     Tag("churn@v1.0.0", 0, 0), Tag("churn@v1.1.0", 0, 1), Tag("churn#prod#1", 0, 2),
-    Tag("x@created", 1, None), Tag("release-1.0", 1, None), Tag("v2", 1, 3),
 ))
 TRICKY = {  # history -> what both sides must answer for churn
     "same-second assign and unassign": (SAME_SECOND_ASSIGN_AND_UNASSIGN, Answer(
@@ -441,20 +450,54 @@ TRICKY = {  # history -> what both sides must answer for churn
     "lightweight and foreign tags": (MESSY_TAGS, Answer(
         True, "v1.0.0@c0", {"prod": "v1.0.0@c0"}, ["v1.0.0@c0 #prod"])),
 }
+GTO_RAISES = {  # history -> what the helper must answer for churn
+    "created tag": (CREATED_TAG, Answer(
+        True, "v1.0.0@c0", {"prod": "v1.0.0@c0"}, ["v1.0.0@c0 #prod"])),
+    "two versions on a staged commit": (TWO_VERSIONS_ON_A_STAGED_COMMIT, Answer(
+        True, "v1.1.0@c0", {"prod": "v1.1.0@c0"}, ["v1.1.0@c0 #prod", "v1.0.0@c0"])),
+}
+
+
+def with_tricky_examples(test):
+    """Run the hand-written histories first, before the random ones."""
+    for history, _ in [*TRICKY.values(), *GTO_RAISES.values()]:
+        test = example(history)(test)
+    return test
+
+
+def situations(history: History) -> list[str]:
+    """The tricky situations a history has, for `pytest --hypothesis-show-statistics`."""
+    parsed = [(parse_tag_name(t.name), t) for t in history.annotated()]
+    parsed = [(p, t) for p, t in parsed if p]
+    found = set()
+    for p, t in parsed:
+        for q, u in parsed:
+            if p.model != q.model or t.time != u.time or t is u:
+                continue
+            if (p.action, q.action) == (REGISTER, DEREGISTER) and p.version == q.version:
+                found.add("deregistration in the second of its registration")
+            if ((p.action, q.action) == (ASSIGN, UNASSIGN) and p.stage == q.stage
+                    and t.commit == u.commit):
+                found.add("unassignment in the second of its assignment")
+            if (p.action, q.action) == (ASSIGN, ASSIGN) and p.stage == q.stage and (
+                    t.commit != u.commit):
+                found.add("one stage assigned to two versions in one second")
+        if p.action == DEPRECATE:
+            found.add("deprecation")
+    return sorted(found)
 
 
 @settings(max_examples=120, deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@with_tricky_examples
 @given(histories())
 def test_helper_answers_as_gto_show_does(history):
-    """Any tag history: the helper's latest, stages and deprecation are gto's."""
+    """Any tag history: the helper's versions, latest, stages and deprecation are gto's."""
     crash = history.gto_crash()
     event(f"gto raises {crash.__name__}" if crash else "gto answers")
+    for situation in situations(history):
+        event(situation)
     check(history)
-
-
-for _history, _ in [*TRICKY.values(), (GTO_CRASHES, None)]:
-    test_helper_answers_as_gto_show_does = example(_history)(test_helper_answers_as_gto_show_does)
 
 
 # ---------------------------------------------------------------- hand-written histories
@@ -466,9 +509,8 @@ def test_tricky_history(history, expected):
     assert check(history, shortcuts=True)["churn"] == expected
 
 
-def test_helper_answers_where_gto_raises():
-    """An `x@created` tag or a stage on a two-version commit breaks gto, not the helper."""
-    assert GTO_CRASHES.gto_crash()
-    answer = check(GTO_CRASHES, shortcuts=True)["churn"]
-    assert answer == Answer(True, "v1.1.0@c0", {"prod": "v1.1.0@c0"},
-                            ["v1.1.0@c0 #prod", "v1.0.0@c0"])
+@pytest.mark.parametrize("history, expected", GTO_RAISES.values(), ids=GTO_RAISES.keys())
+def test_helper_answers_where_gto_raises(history, expected):
+    """Histories that break gto do not break the helper (gto's error is checked in `check`)."""
+    assert history.gto_crash()
+    assert check(history, shortcuts=True)["churn"] == expected

@@ -22,8 +22,9 @@ import pytest
 
 from conftest import bake_template, git
 
-# Every test here shares one registry and one server: under xdist (--dist loadgroup) they
-# run in one worker instead of building both twice.
+# Every test here shares one registry and one server, so all of them belong in one xdist
+# worker: `make test` uses --dist loadfile, which keeps a file together; the mark asks the
+# same of --dist loadgroup.
 pytestmark = pytest.mark.xdist_group("s3")
 
 GIB = 1 << 30
