@@ -14,10 +14,12 @@ For each size, `synth.py` bakes a registry from the template and fills it with `
   `dvc.api.artifacts_show(NAME)` (a fresh interpreter each, as a CI step would run them).
 
 Every helper command and floor runs with the tags packed (as `git clone` leaves them) and loose
-(one file per tag, as `git tag` and `git fetch` leave them); gto and DVC run with packed refs,
-their best case. Times are wall-clock medians of --runs runs after one warm-up run (gto and DVC:
-up to 3 runs within 40 s, no warm-up). The answers of gto, DVC and the helper are compared on
-the same registries; any difference is printed and fails the run.
+(one file per tag, as `git tag` and `git fetch` leave them; the helper's first read there is
+timed on its own, since it may pack them); gto and DVC run with packed refs, their best case.
+Helper commands and floors take turns, after one warm-up run each; the table shows medians of
+--runs runs, wall-clock and CPU (gto and DVC: up to 3 runs within 20 s, no warm-up). The
+answers of gto, DVC and the helper are compared on the same registries; any difference is
+printed and fails the run.
 
 gto takes minutes at 100k tags: it runs there only when the 1k -> 10k growth predicts it ends
 within --gto-limit seconds (default 120); otherwise the table says it was skipped, and why.
@@ -447,7 +449,8 @@ def compare(built: synth.Built, times: dict, missing: set) -> dict:
         text = json.dumps(which)
         version = built.which_version.split("@", 1)[1]
         if version not in text:
-            differences.append(f"which {built.which_md5}: {built.which_version} not in {text[:200]}")
+            differences.append(f"which {built.which_md5}: {built.which_version} not in "
+                               f"{text[:200]}")
         compared.append("which: the version whose artifact it is")
     return {"compared": compared, "differences": differences}
 
