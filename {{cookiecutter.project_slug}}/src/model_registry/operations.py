@@ -22,8 +22,8 @@ from .errors import ConflictError, InputError, NotFoundError, RegistryError
 from .gitrepo import Git
 from .tags import (ASSIGN, CREATE, DEPRECATE, DEREGISTER, REGISTER, UNASSIGN, Event, ModelState,
                    VersionState, assign_tag, bump, check_name, check_version, deprecate_tag,
-                   deregister_tag, model_names, next_counter, parse_ref, parse_tag_name,
-                   register_tag, resolve_model, semver_key, unassign_tag)
+                   deregister_tag, next_counter, parse_ref, parse_tag_name,
+                   register_tag, resolve_all, resolve_model, semver_key, unassign_tag)
 
 DVC_YAML = "dvc.yaml"
 ORIGIN = "origin"
@@ -207,8 +207,7 @@ class Registry:
     def list(self) -> list[dict]:
         events, _ = self.git.tags()
         models = []
-        for name in model_names(events):
-            state = resolve_model(name, events)
+        for name, state in resolve_all(events).items():
             latest = state.latest
             models.append({
                 "name": name,
@@ -226,8 +225,7 @@ class Registry:
         if name and not any(e.model == name for e in events):
             raise NotFoundError(f"no model named {name!r} in this registry: see `registry list`")
         rows = []
-        for model in model_names(events):
-            state = resolve_model(model, events)
+        for state in resolve_all(events).values():
             at_commit = {v.commit: v.version for v in state.versions if v.registration}
             for e in state.events:
                 rows.append({
@@ -277,16 +275,18 @@ class Registry:
             changed, _ = self.git.changed_files(base, ["models"])
             models = [m for m in models if any(f.startswith(f"models/{m}/") for f in changed)]
         events, _ = self.git.tags()
+        states = resolve_all(events)
         problems: list[cards.Problem] = []
         for name in models:
-            problems += self._check_card(name, cfg, events)
+            problems += self._check_card(name, cfg, states.get(name) or resolve_model(name, []))
         problems += self._check_secrets()
         if remote:
             problems += self._check_remote(models)
         return {"ok": not problems, "checked": models,
                 "problems": [p.as_dict() for p in problems]}
 
-    def _check_card(self, name: str, cfg: config.Config, events) -> list[cards.Problem]:
+    def _check_card(self, name: str, cfg: config.Config, state: ModelState
+                    ) -> list[cards.Problem]:
         rel = cards.card_path(name)
         try:
             side = self._card_side(name, "work tree", None)
@@ -328,7 +328,6 @@ class Registry:
         if not isinstance(version, str) or problems and any(
                 p.field.startswith("registry.version") for p in problems):
             return problems
-        state = resolve_model(name, events)
         tagged = next((v for v in state.versions if v.version == version and v.registration),
                       None)
         if tagged:
@@ -524,7 +523,7 @@ class Registry:
         registrations = [e for e in events if e.action == REGISTER]
         blobs = self.git.read_many([f"{e.commit}:{cards.card_path(e.model)}"
                                     for e in registrations])
-        states: dict[str, ModelState] = {}
+        states = resolve_all(events)
         found = []
         for e in registrations:
             blob = blobs.get(f"{e.commit}:{cards.card_path(e.model)}")
@@ -537,7 +536,7 @@ class Registry:
             artifact = ((front.get("registry") or {}).get("artifact") or {})
             if not wanted & {artifact.get("md5"), artifact.get("sha256")}:
                 continue
-            state = states.setdefault(e.model, resolve_model(e.model, events))
+            state = states[e.model]
             version = next(v for v in state.versions if v.registration is e)
             status = ("deprecated" if state.deprecated else
                       "active" if version.active else "deregistered")
@@ -560,12 +559,13 @@ class Registry:
         head = self.git.head()
         if push:
             self._check_push_target()
+        states = resolve_all(events)
         pending = []
         for name in self.card_models():
             side = self._card_side(name, "HEAD", head)
             if side is None or not isinstance(side["version"], str):
                 continue
-            state = resolve_model(name, events)
+            state = states.get(name) or resolve_model(name, [])
             if any(v.version == side["version"] for v in state.versions):
                 continue
             if self.git.tag_exists(register_tag(name, side["version"])):
@@ -588,7 +588,7 @@ class Registry:
         return {"commit": head, "tags": created, "pushed": bool(push and created)}
 
     def _check_release(self, name, version, state, head, remote) -> list[str]:
-        check = self._check_card(name, self.config, state.events)
+        check = self._check_card(name, self.config, state)
         problems = [str(p) for p in check if not p.field.startswith("registry.version")]
         if remote and not problems:
             entry = self._artifact_entry(name, head)
@@ -607,7 +607,7 @@ class Registry:
             targets = [(state, version)]
         else:
             events, _ = self.git.tags()
-            targets = [(st, v) for st in (resolve_model(n, events) for n in model_names(events))
+            targets = [(st, v) for st in resolve_all(events).values()
                        for v in st.active_versions]
         require = self.config.require_signed_tags
         results, failures = [], 0
@@ -824,7 +824,8 @@ class Registry:
         stage, which is refused rather than silently overridden."""
         make = assign_tag if action == ASSIGN else unassign_tag
         verb = "Promote" if action == ASSIGN else "Demote"
-        default = f"{verb} {state.name} {target.version} {'to' if action == ASSIGN else 'from'} {stage}"
+        direction = "to" if action == ASSIGN else "from"
+        default = f"{verb} {state.name} {target.version} {direction} {stage}"
         holder = state.stages.get(stage)
         for attempt in range(3):
             _, names = self.git.tags(state.name)

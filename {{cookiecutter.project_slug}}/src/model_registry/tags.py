@@ -339,3 +339,15 @@ def resolve_model(name: str, events: list[Event]) -> ModelState:
 
 def model_names(events: list[Event]) -> list[str]:
     return sorted({e.model for e in events if e.action != CREATE})
+
+
+def resolve_all(events: list[Event]) -> dict[str, ModelState]:
+    """Every model's state, by name in order, reading the events once.
+
+    resolve_model scans all the events it is given, so calling it per model on a registry's
+    whole event list costs models x events; grouping first keeps it linear.
+    """
+    grouped: dict[str, list[Event]] = {}
+    for e in events:
+        grouped.setdefault(e.model, []).append(e)
+    return {name: resolve_model(name, grouped[name]) for name in model_names(events)}
