@@ -59,11 +59,16 @@ def git(cwd, *args: str, check: bool = True) -> str:
     return proc.stdout.strip()
 
 
-def registry(repo, *args: str, check: bool = True, cwd=None) -> subprocess.CompletedProcess:
+def helper_env(repo, env: dict | None = None) -> dict:
+    """The environment that runs the helper baked into `repo`, plus `env` (dates, config)."""
+    return {**os.environ, "PYTHONPATH": str(Path(repo) / "src"), **(env or {})}
+
+
+def registry(repo, *args: str, check: bool = True, cwd=None,
+             env: dict | None = None) -> subprocess.CompletedProcess:
     """Run the baked helper (`registry ARGS`) in `repo`, as a user would."""
-    env = {**os.environ, "PYTHONPATH": str(Path(repo) / "src")}
     proc = subprocess.run([sys.executable, "-m", "model_registry", *args], cwd=cwd or repo,
-                          capture_output=True, text=True, env=env)
+                          capture_output=True, text=True, env=helper_env(repo, env))
     if check and proc.returncode != 0:
         raise AssertionError(f"registry {' '.join(args)} exited {proc.returncode}: "
                              f"{proc.stderr}{proc.stdout}")

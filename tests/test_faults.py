@@ -39,7 +39,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import bake_template, git
+from conftest import bake_template, git, helper_env, registry
 
 pytestmark = pytest.mark.xdist_group("faults")
 
@@ -50,14 +50,9 @@ NOWHERE = "/dev/null/registry"  # a path no process can create, even as root
 # ---------------------------------------------------------------- running the helper
 
 
-def _env(repo, env: dict | None) -> dict:
-    return {**os.environ, "PYTHONPATH": str(Path(repo) / "src"), **(env or {})}
-
-
 def run(repo, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     """`registry ARGS` in `repo`, as a user would run it; never raises on failure."""
-    return subprocess.run([sys.executable, "-m", "model_registry", *map(str, args)], cwd=repo,
-                          capture_output=True, text=True, env=_env(repo, env))
+    return registry(repo, *map(str, args), env=env, check=False)
 
 
 def ok(proc) -> str:
@@ -118,7 +113,7 @@ def held_in_push(clone: Path, *args: str, env: dict | None = None):
                                     f'cat "{gate}/release" > /dev/null\n')
     reached = os.open(gate / "reached", os.O_RDONLY | os.O_NONBLOCK)
     proc = subprocess.Popen([sys.executable, "-m", "model_registry", *map(str, args)],
-                            cwd=clone, env=_env(clone, env), stdout=subprocess.PIPE,
+                            cwd=clone, env=helper_env(clone, env), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         for _ in range(WAIT * 2):  # wait for the hook, or for the process to end first

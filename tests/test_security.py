@@ -22,7 +22,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from datetime import datetime, timezone
 from pathlib import Path
 from types import SimpleNamespace
@@ -30,21 +29,11 @@ from types import SimpleNamespace
 import pytest
 
 from conftest import bake_template, git
+from conftest import registry as run
 
 pytestmark = pytest.mark.xdist_group("security")
 
 T0 = 1_700_000_000
-
-
-def run(repo, *args: str, env: dict | None = None, check: bool = True, cwd=None):
-    """`registry ARGS` in `repo`, with extra environment (identity, dates, git config)."""
-    full = {**os.environ, "PYTHONPATH": str(Path(repo) / "src"), **(env or {})}
-    proc = subprocess.run([sys.executable, "-m", "model_registry", *args], cwd=cwd or repo,
-                          capture_output=True, text=True, env=full)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"registry {' '.join(args)} exited {proc.returncode}: "
-                             f"{proc.stderr}{proc.stdout}")
-    return proc
 
 
 def as_json(proc) -> object:
