@@ -207,6 +207,11 @@ class Git:
         self.run("commit", "--quiet", "--only", "-m", message, "--", *paths)
         return self.out("rev-parse", "HEAD")
 
+    def undo_commit(self) -> bool:
+        """Move the branch back to HEAD's parent, keeping uncommitted work; False if git
+        refuses (a change in the work tree would be lost)."""
+        return self.run("reset", "--quiet", "--keep", "HEAD~1", check=False).returncode == 0
+
     def create_tag(self, tag: str, commit: str, message: str, when: tuple[int, str],
                    sign: bool = False) -> None:
         flag = "-s" if sign else "-a"
@@ -219,8 +224,16 @@ class Git:
     def remotes(self) -> list[str]:
         return self.out("remote").split()
 
-    def push(self, remote: str, refspecs: list[str]) -> subprocess.CompletedProcess:
-        return self.run("push", "--atomic", "--porcelain", remote, *refspecs, check=False)
+    def push(self, remote: str, refspecs: list[str], absent: list[str] = ()
+             ) -> subprocess.CompletedProcess:
+        """All refspecs or none; each ref in `absent` is created only if the remote lacks it
+        (a lease on "no such ref", checked by the receiving side as it updates)."""
+        leases = [f"--force-with-lease={ref}:" for ref in absent]
+        return self.run("push", "--atomic", "--porcelain", *leases, remote, *refspecs,
+                        check=False)
+
+    def remote_has(self, remote: str, ref: str) -> bool:
+        return bool(self.run("ls-remote", remote, ref, check=False).stdout.strip())
 
     def remote_tags(self, remote: str, pattern: str) -> set[str]:
         """Names of the tags on `remote` matching `pattern` (e.g. refs/tags/churn@*)."""

@@ -21,7 +21,8 @@ from . import cards, config, reports, storage, yamlio
 from .errors import ConflictError, InputError, NotFoundError, RegistryError
 from .gitrepo import Git
 from .tags import (ASSIGN, CREATE, DEPRECATE, DEREGISTER, REGISTER, UNASSIGN, Event, ModelState,
-                   VersionState, assign_tag, bump, check_name, check_version, deprecate_tag,
+                   VersionState, assign_tag, bump, check_name, check_version, counter_claim,
+                   deprecate_tag,
                    deregister_tag, next_counter, parse_ref, parse_tag_name,
                    register_tag, resolve_all, resolve_model, semver_key, unassign_tag)
 
@@ -363,9 +364,9 @@ class Registry:
                     version = None
                 labels[entry] = f"{name} {version}" if version else name
         return [cards.Problem(f"{p.path}.dvc", "", "Art. 18",
-                              f"the artifact of {labels[p.path]} ({p.md5}) is not in the DVC "
-                              "remote: push it with `dvc push` (or register with --push)")
-                for p in storage.missing_from_remote(self.root, pointers, self.config.remote)]
+                              f"the artifact of {labels[p.path]} ({p.md5}) is {why}: push it "
+                              "with `dvc push` (or register with --push)")
+                for p, why in storage.remote_problems(self.root, pointers, self.config.remote)]
 
     def _check_secrets(self) -> list[cards.Problem]:
         path = os.path.join(self.root, ".dvc", "config")
@@ -459,9 +460,13 @@ class Registry:
         data = {"artifact": event.model, "created_at": _local_iso(event),
                 "author": event.tagger, "author_email": event.tagger_email,
                 "message": event.message, "commit_hexsha": event.commit, "tag": event.tag}
-        version = next((v for v in state.versions if v.registration and (
-            v.commit == event.commit if event.action in (ASSIGN, UNASSIGN)
-            else v.version == event.version)), None)
+        if event.action in (ASSIGN, UNASSIGN):
+            # The version resolution gave this stage event to, not merely the first on its commit.
+            version = next((v for v in state.versions if v.registration and
+                            event in v.stage_events.get(event.stage, ())), None)
+        else:
+            version = next((v for v in state.versions
+                            if v.registration and v.version == event.version), None)
         if event.action != DEPRECATE:
             data["version"] = version.version if version else event.version
         if event.stage:
@@ -481,8 +486,10 @@ class Registry:
                                  "push the artifact, then re-tag", details=problems, data=data)
         return data
 
-    def _check_version(self, version: VersionState, remote: bool) -> list[str]:
-        """Problems with a registered version as committed: its card and its artifact."""
+    def _check_version(self, version: VersionState, remote: bool, read: bool = False
+                       ) -> list[str]:
+        """Problems with a registered version as committed: its card and its artifact (with
+        `remote`, whether the DVC remote holds it; with `read` too, whether its bytes match)."""
         rel = cards.card_path(version.model)
         try:
             side = self._card_side(version.model, version.version, version.commit)
@@ -499,9 +506,11 @@ class Registry:
         if (side["md5"], side["size"]) != (pointer.md5, pointer.size):
             problems.append(f"{rel}: registry.artifact.md5 {side['md5']} does not match "
                             f"{pointer.path}.dvc ({pointer.md5})")
-        if remote and storage.missing_from_remote(self.root, [pointer], self.config.remote):
-            problems.append(f"{pointer.path} ({pointer.md5}) of {version.model} "
-                            f"{version.version} is not in the DVC remote: push it with dvc push")
+        if remote:
+            for _, why in storage.remote_problems(self.root, [pointer], self.config.remote, read):
+                problems.append(f"{pointer.path} ({pointer.md5}) of {version.model} "
+                                f"{version.version} is {why}: push it with dvc push from a clone "
+                                "whose cache holds a good copy")
         return problems
 
     def which(self, hash_or_file: str) -> list[dict]:
@@ -595,9 +604,9 @@ class Registry:
             pointer = storage.read_pointer(self.git.read(head, entry + ".dvc") or b"",
                                            entry + ".dvc")
             pointer.path = entry
-            if storage.missing_from_remote(self.root, [pointer], self.config.remote):
-                problems.append(f"{entry} ({pointer.md5}) of {name} {version} is not in the "
-                                "DVC remote: run dvc push and try again")
+            for _, why in storage.remote_problems(self.root, [pointer], self.config.remote):
+                problems.append(f"{entry} ({pointer.md5}) of {name} {version} is {why}: run "
+                                "dvc push and try again")
         return problems
 
     def verify(self, ref: str | None = None, remote: bool = True) -> dict:
@@ -612,7 +621,7 @@ class Registry:
         require = self.config.require_signed_tags
         results, failures = [], 0
         for state, version in targets:
-            problems = self._check_version(version, remote)
+            problems = self._check_version(version, remote, read=remote)
             reg = version.registration
             signature = self.signature(reg)
             if signature == "bad" or (require and signature != "good"):
@@ -719,6 +728,7 @@ class Registry:
             self._set_dvc_entry(name, dest, front)
             if push:
                 storage.push(self.root, [dest + ".dvc"], cfg.remote)
+            before = self.git.head()
             commit = self.git.commit(touched, message or f"Register {name} {version}")
 
         tag_name = register_tag(name, version)
@@ -732,7 +742,7 @@ class Registry:
             result["tag"] = tag_name
         if push:
             self._push([f"HEAD:refs/heads/{branch}"] + ([f"refs/tags/{tag_name}"] if tag else []),
-                       tag_name if tag else None)
+                       tag_name if tag else None, made=commit if commit != before else None)
             result["pushed"] = True
         return result
 
@@ -827,14 +837,18 @@ class Registry:
         direction = "to" if action == ASSIGN else "from"
         default = f"{verb} {state.name} {target.version} {direction} {stage}"
         holder = state.stages.get(stage)
+        lost = 0  # the counter last lost: its claim may outlive a tag deleted by hand
         for attempt in range(3):
             _, names = self.git.tags(state.name)
-            tag_name = make(state.name, stage, next_counter(state.name, names))
+            counter = max(next_counter(state.name, names), lost + 1)
+            tag_name = make(state.name, stage, counter)
             try:
                 result = self._write_tag(state, tag_name, target.commit, action,
-                                         message or default, push, sign, version=target.version)
+                                         message or default, push, sign, version=target.version,
+                                         claim=counter_claim(state.name, counter))
                 break
             except ConflictError:
+                lost = counter
                 self.git.fetch_tags(ORIGIN)
                 state = self.model(state.name)
                 moved = state.stages.get(stage)
@@ -848,13 +862,13 @@ class Registry:
         return result
 
     def _write_tag(self, state, tag_name, commit, action, message, push, sign,
-                   version=None) -> dict:
+                   version=None, claim=None) -> dict:
         when = self._stamp(state)
         if push:
             self._check_push_target()
         self.git.create_tag(tag_name, commit, message, when, sign)
         if push:
-            self._push([f"refs/tags/{tag_name}"], tag_name)
+            self._push([f"refs/tags/{tag_name}"], tag_name, claim=claim)
         return {"name": state.name, "version": version, "event": action, "tag": tag_name,
                 "commit": commit, "pushed": push}
 
@@ -875,14 +889,28 @@ class Registry:
         return self.git.branch()
 
     def _push(self, refspecs: list[str], tag_name: str | None,
-              cleanup: list[str] | None = None) -> None:
+              cleanup: list[str] | None = None, made: str | None = None,
+              claim: str | None = None) -> None:
         """git push --atomic; on failure the local tags are removed, so nothing is left that
-        origin does not have, and re-running the command completes the work."""
-        proc = self.git.push(ORIGIN, refspecs)
+        origin does not have, and re-running the command completes the work.
+
+        `claim` (tags.counter_claim) is pushed too, on condition that origin lacks it, so two
+        stage tags can never land with one counter.
+
+        `made` is the commit this command made. If another change took the tag first, the
+        branch moves back off that commit: it registers a version that now belongs to someone
+        else, and keeping it would make the advised `git pull --rebase` stop on conflicts."""
+        if claim:
+            refspecs = refspecs + [f"refs/tags/{tag_name}:{claim}"]
+        proc = self.git.push(ORIGIN, refspecs, absent=[claim] if claim else [])
         if proc.returncode == 0:
             return
         for tag in (cleanup or []) + ([tag_name] if tag_name else []):
             self.git.delete_tag(tag)
+        if claim and self.git.remote_has(ORIGIN, claim):
+            raise ConflictError(f"the counter of {tag_name} was taken on {ORIGIN} by another "
+                                "change: run `git fetch --tags` and try again (local tag "
+                                "removed)")
         if tag_name:
             there = self.git.remote_tag_commit(ORIGIN, tag_name)
             if there:
@@ -890,9 +918,12 @@ class Registry:
                 retry = (f"register again with --version {bump(parsed.version, 'patch')} after "
                          "`git pull --rebase`" if parsed.action == REGISTER
                          else "run `git fetch --tags` and try again")
+                undone = "local tag removed"
+                if made and self.git.head() == made and self.git.undo_commit():
+                    undone = f"local tag and commit {made[:12]} removed"
                 raise ConflictError(f"{tag_name} already exists on {ORIGIN} at {there[:12]}: "
-                                    f"another change took it first; {retry} (local tag "
-                                    "removed; the artifact stays in the DVC remote)")
+                                    f"another change took it first; {retry} ({undone}; the "
+                                    "artifact stays in the DVC remote)")
         reason = (proc.stderr.strip().splitlines() or ["rejected"])[-1]
         raise RegistryError(f"git push to {ORIGIN} failed ({reason}): fix that (e.g. `git pull "
                             "--rebase`) and re-run the same command to finish"

@@ -200,31 +200,59 @@ def push(root: str, targets: list[str], remote: str | None) -> None:
                             ) from None
 
 
-def missing_from_remote(root: str, pointers: list[Pointer], remote: str | None = None
-                        ) -> list[Pointer]:
-    """The pointers whose data the DVC remote lacks (for a folder: its manifest or any file).
+def remote_problems(root: str, pointers: list[Pointer], remote: str | None = None,
+                    read: bool = False) -> list[tuple[Pointer, str]]:
+    """The pointers whose data the DVC remote lacks, each with why (for a folder: its manifest
+    or any file it lists).
 
-    Asks the remote object by object, without downloading, so CI can refuse a version whose
-    bytes never reached storage before anyone tags or deploys it.
+    Without `read`, asks the remote object by object without downloading, so CI can refuse a
+    version whose bytes never reached storage before anyone tags or deploys it. With `read`
+    (`registry verify`), also streams each object and compares its md5, so a copy damaged in
+    storage is found before the day it is needed. A remote that cannot be asked at all raises:
+    an outage must not read as "never pushed", whose advice (push again) would be wrong.
     """
     from dvc.repo import Repo
 
+    name = remote or "the default remote"
     try:
         with Repo(root) as repo:
             odb = repo.cloud.get_remote_odb(remote, command="check")
-            missing = []
-            for pointer in pointers:
-                oids = [pointer.md5]
-                if pointer.is_dir and odb.exists(pointer.md5):
-                    manifest = json.loads(odb.fs.cat_file(odb.oid_to_path(pointer.md5)))
-                    oids += [entry["md5"] for entry in manifest]
-                if not all(odb.exists(oid) for oid in oids):
-                    missing.append(pointer)
-            return missing
+            if odb.fs.protocol == "local" and not odb.fs.isdir(odb.path):
+                raise RegistryError(f"could not reach DVC remote {name}: its folder {odb.path} "
+                                    "does not exist; mount it or fix the URL (dvc remote "
+                                    "modify), then re-run")
+            return [(p, why) for p in pointers if (why := _remote_problem(odb, p, read))]
+    except RegistryError:
+        raise
     except Exception as exc:  # DVC raises many types; all mean "could not ask the remote"
-        name = remote or "the default remote"
-        raise RegistryError(f"could not query DVC remote {name} ({type(exc).__name__}: {exc}): "
+        raise RegistryError(f"could not reach DVC remote {name} to query it ({_why(exc)}): "
                             "check that it is reachable and its credentials are set") from None
+
+
+def _remote_problem(odb, pointer: Pointer, read: bool) -> str | None:
+    """Why the remote's copy of one artifact is unusable, or None when it is whole."""
+    files = [pointer.md5]
+    if pointer.is_dir:
+        if not odb.exists(pointer.md5):
+            return "not in the DVC remote"
+        manifest = odb.fs.cat_file(odb.oid_to_path(pointer.md5))
+        if read and hashlib.md5(manifest).hexdigest() != _plain(pointer.md5):
+            return f"its manifest {pointer.md5} is damaged in the DVC remote"
+        try:
+            files = [entry["md5"] for entry in json.loads(manifest)]
+        except (ValueError, TypeError, KeyError):
+            return f"its manifest {pointer.md5} in the DVC remote is not a DVC directory listing"
+    for oid in files:
+        if not odb.exists(oid):
+            return "not in the DVC remote"
+        if read:
+            got = hashlib.md5()
+            with odb.fs.open(odb.oid_to_path(oid), "rb") as f:
+                while chunk := f.read(PART):
+                    got.update(chunk)
+            if got.hexdigest() != oid:
+                return f"object {oid} is damaged in the DVC remote (its md5 is {got.hexdigest()})"
+    return None
 
 
 def fetch(repo: str, rev: str, pointer: Pointer, dest: str, force: bool,

@@ -158,6 +158,17 @@ def next_counter(model: str, tag_names) -> int:
     return highest + 1
 
 
+def counter_claim(model: str, counter: int) -> str:
+    """The ref a push creates beside a stage tag to claim its counter on origin.
+
+    Tags for different stages have different names, so git alone would accept two promotions
+    that took the same counter at once; this ref is the same for both, and a push that
+    expects it absent fails for the second. '#' cannot occur in a model name, so one model's
+    claims never collide with another's (namespaced names included).
+    """
+    return f"refs/registry/counters/{model}#{counter}"
+
+
 # ---------------------------------------------------------------- refs
 
 
