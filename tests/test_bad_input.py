@@ -13,8 +13,6 @@ or damaged history: a dvc.yaml entry or a `.dvc` pointer whose path leaves the r
 directory manifest that lists `../`, and a card with a YAML tag that would run code. `get` must
 never write outside `-o` whatever they say. Last, `register NAME .` runs in a registry of its
 own, kept tiny, since a registry copied into itself is what it must refuse.
-
-Cases marked xfail are bugs of the helper, each with its fix; they pass once it is fixed.
 """
 
 from __future__ import annotations
@@ -219,11 +217,10 @@ class Case:
     id: str
     args: tuple[str, ...]
     setup: Callable[[World], None] | None = None
-    bug: str | None = None
 
 
-def case(id: str, *args: str, setup=None, bug=None) -> Case:
-    return Case(id, args, setup, bug)
+def case(id: str, *args: str, setup=None) -> Case:
+    return Case(id, args, setup)
 
 
 CASES = [
@@ -328,12 +325,7 @@ CASES = [
 ]
 
 
-def _param(c: Case):
-    marks = [pytest.mark.xfail(strict=True, reason=c.bug)] if c.bug else []
-    return pytest.param(c, id=c.id, marks=marks)
-
-
-@pytest.mark.parametrize("case", [_param(c) for c in CASES])
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.id) for c in CASES])
 def test_bad_input_exits_2_with_one_line_and_changes_nothing(world, case):
     args = [a.format(**world.paths) for a in case.args]
     if case.setup:

@@ -15,8 +15,6 @@ origin, the clone and the DVC remote:
   copy alone is dropped and downloaded again, verified; with the remote copy damaged too, `get`
   fails on the checksum and leaves `-o` as it was).
 
-Cases marked xfail are bugs of the helper, each with its fix; they pass once it is fixed.
-
 Each test gets its own origin (a bare copy of one seeded per module) and its own copy of the
 DVC remote directory, so no test sees another's damage. Clones point at their remote through
 the git-ignored `.dvc/config.local`, as a user's machine would.
