@@ -120,7 +120,8 @@ def _parser() -> argparse.ArgumentParser:
     p = command("which", "the registered versions whose artifact has this hash or is this file")
     p.add_argument("hash_or_file", metavar="HASH_OR_FILE", help="an md5 or sha256, or a file")
 
-    p = command("verify", "tag signatures, hashes, and artifacts present in the DVC remote")
+    p = command("verify", "tag signatures, card hashes, and each artifact read back from the DVC "
+                "remote with its md5 checked")
     target = p.add_mutually_exclusive_group(required=True)
     target.add_argument("ref", nargs="?", help="one version, e.g. churn@v1.4.0")
     target.add_argument("--all", action="store_true", help="every active version")
