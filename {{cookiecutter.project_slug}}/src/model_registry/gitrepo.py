@@ -12,14 +12,15 @@ import os
 import subprocess
 
 from .errors import InputError, RegistryError
-from .tags import DEPRECATE, Event, make_event
+from .tags import DEPRECATE, Event, parse_tag_name
 
 # `%(object)` is the tagged object as the tag names it (`%(*objectname)` reads that object too).
-_FIELDS = (
-    "%(refname:strip=2)", "%(objecttype)", "%(object)", "%(taggername)", "%(taggeremail:trim)",
-    "%(taggerdate:raw)", "%(contents)", "%(contents:signature)",
-)
-_FORMAT = "%1f".join(_FIELDS) + "%1e"
+# Brief reads (list, which: every tag, no one shown) leave out who, the message and signature.
+_BRIEF = ("%(refname:strip=2)", "%(objecttype)", "%(object)", "%(taggerdate:raw)")
+_FIELDS = _BRIEF + ("%(taggername)", "%(taggeremail:trim)", "%(contents)",
+                    "%(contents:signature)")
+_FORMATS = {brief: "%1f".join(fields) + "%1e"
+            for brief, fields in ((True, _BRIEF), (False, _FIELDS))}
 LOOSE_TAGS = 512  # loose tag files in one folder of refs/tags before a read packs them
 
 
@@ -53,12 +54,14 @@ class Git:
 
     # ------------------------------------------------------------ reading tags
 
-    def tags(self, model: str | None = None) -> tuple[list[Event], list[str]]:
+    def tags(self, model: str | None = None, brief: bool = False
+             ) -> tuple[list[Event], list[str]]:
         """The registry events of `model` (or of all models) and every tag name seen.
 
         Lightweight and foreign tags are not events (gto ignores them too), but their names
         still count for the stage counter, as gto counts them. Commit times are read only for
-        models with a deprecation, the one rule that needs them (see tags.Event).
+        models with a deprecation, the one rule that needs them (see tags.Event). `brief`
+        events have no tagger, message or signature: reads that only resolve skip them.
         """
         self._pack_loose_tags(model)
         if model:
@@ -66,23 +69,29 @@ class Git:
             patterns = [f"{base}@*", f"{base}#*", f"{base}#*/**"]
         else:
             patterns = ["refs/tags/"]
-        raw = self.run("for-each-ref", f"--format={_FORMAT}", *patterns).stdout
+        raw = self.run("for-each-ref", f"--format={_FORMATS[brief]}", *patterns).stdout
+        width = len(_BRIEF if brief else _FIELDS)
         events, names = [], []
+        tagger = email = message = ""
+        signed = False
         for record in raw.split("\x1e"):
             fields = record.lstrip("\n").split("\x1f")  # not str.strip(): it eats \x1e/\x1f
-            if len(fields) != len(_FIELDS):
+            if len(fields) != width:
                 continue
-            name, kind, target, tagger, email, when, contents, signature = fields
+            name, kind, target, when = fields[:4]
             names.append(name)
-            if kind != "tag":
+            parsed = parse_tag_name(name) if kind == "tag" else None
+            if parsed is None:
                 continue
-            message = contents[: len(contents) - len(signature)] if signature else contents
+            if not brief:
+                tagger, email, contents, signature = fields[4:]
+                message = (contents[: len(contents) - len(signature)] if signature
+                           else contents).strip()
+                signed = bool(signature)
             when, _, zone = when.partition(" ")
-            event = make_event(name, target, int(when or 0), tagger=tagger, tagger_email=email,
-                               zone=zone or "+0000", message=message.strip(),
-                               signed=bool(signature))
-            if event:
-                events.append(event)
+            events.append(Event(name, parsed.model, parsed.action, target, int(when or 0),
+                                tagger, email, message, parsed.version, parsed.stage,
+                                parsed.counter, 0, signed, zone or "+0000"))
         self._add_commit_times(events)
         return events, names
 
@@ -156,7 +165,7 @@ class Git:
         """Many `rev:path` blobs in one `git cat-file --batch` pass (None where missing)."""
         if not specs:
             return {}
-        proc = subprocess.run(["git", "cat-file", "--batch"], cwd=self.root, check=True,
+        proc = subprocess.run(["git", "cat-file", "--batch", "--buffer"], cwd=self.root, check=True,
                               input="".join(f"{s}\n" for s in specs).encode(),
                               capture_output=True)
         out, pos, found = proc.stdout, 0, {}
