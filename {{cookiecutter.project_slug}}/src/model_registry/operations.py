@@ -18,6 +18,7 @@ from datetime import datetime, timedelta, timezone
 # used: every command pays for what is imported here, and `resolve` should cost little more
 # than starting Python and running git.
 from . import cards, config, storage, yamlio
+from .readcache import hashes_in, tags_key
 from .errors import ConflictError, InputError, NotFoundError, RegistryError
 from .gitrepo import Git
 from .tags import (ASSIGN, CREATE, DEPRECATE, DEREGISTER, REGISTER, UNASSIGN, Event, ModelState,
@@ -205,7 +206,12 @@ class Registry:
         return result
 
     def list(self) -> list[dict]:
-        events, _ = self.git.tags(brief=True)
+        """Every model's latest version and stages; kept in the read cache for as long as no
+        tag changes (see readcache)."""
+        cache = self.git.cache()
+        if cache.list is not None and cache.list_key == tags_key(self.git.tag_ids()):
+            return cache.list
+        events, ids = self.git.tags(brief=True)
         models = []
         for name, state in resolve_all(events).items():
             latest = state.latest
@@ -216,6 +222,8 @@ class Registry:
                 "versions": [v.version for v in state.active_versions],
                 "deprecated": state.deprecated,
             })
+        cache.set_list(tags_key(ids), models)
+        cache.save()
         return models
 
     def history(self, name: str | None = None) -> list[dict]:
@@ -510,8 +518,11 @@ class Registry:
         """Every registered version, of any model, whose artifact has this md5 or sha256.
 
         For post-market monitoring: a log line that carries an artifact hash maps back to the
-        version, even one since deregistered or whose model is deprecated. One `git cat-file
-        --batch` pass reads every registered version's card.
+        version, even one since deregistered or whose model is deprecated. The hashes in every
+        registered version's card are kept in the read cache by tag object id; when a tag is
+        new to it, every tag is read and one `git cat-file --batch` pass reads the cards not
+        seen yet. The few cards that hold the hash are then read again and parsed, and their
+        models resolved from their own tags.
         """
         if os.path.exists(hash_or_file):
             digest = storage.digest(hash_or_file)
@@ -521,18 +532,29 @@ class Registry:
         else:
             raise InputError(f"{hash_or_file!r} is neither a file nor an md5/sha256 hash: give "
                              "32 or 64 hex digits, or the path of an artifact")
-        events, _ = self.git.tags(brief=True)
-        registrations = [e for e in events if e.action == REGISTER]
-        # Newest first: git finds each card through its commit's trees, which a pack stores
-        # as deltas of their neighbours in history; asked in that order, cat-file's delta
-        # cache rebuilds each tree from the last instead of from scratch (about 6x faster).
-        blobs = self.git.read_many([f"{e.commit}:{cards.card_path(e.model)}" for e in
-                                    sorted(registrations, key=lambda e: e.order, reverse=True)])
-        states = resolve_all(events)
+        stems = {h.split(".")[0] for h in wanted}
+        cache = self.git.cache()
+        keys = _card_keys(self.git.tag_ids())
+        if all(k in cache.cards for k in keys.values()):
+            candidates = [n for n, k in keys.items() if stems.intersection(cache.cards[k])]
+            models = sorted({parse_tag_name(n).model for n in candidates})
+            events = self.git.tags(models)[0] if models else []
+            blobs = None
+        else:
+            events, ids = self.git.tags(brief=True)
+            keys = _card_keys(ids)
+            blobs = self._read_card_hashes(cache, events, keys, stems)
+            candidates = [n for n, k in keys.items() if stems.intersection(cache.cards[k])]
+        registered = {e.tag: e for e in events if e.action == REGISTER}
+        chosen = [registered[n] for n in candidates if n in registered]
+        states = resolve_all([e for e in events if e.model in {c.model for c in chosen}])
+        spec = {e.tag: f"{e.commit}:{cards.card_path(e.model)}" for e in chosen}
+        if blobs is None:
+            blobs = self.git.read_many(list(spec.values()))
         found = []
-        for e in registrations:
-            blob = blobs.get(f"{e.commit}:{cards.card_path(e.model)}")
-            if not blob or not any(h.encode() in blob for h in wanted):
+        for e in chosen:
+            blob = blobs.get(spec[e.tag])
+            if not blob:
                 continue
             try:
                 front, _ = cards.split(blob.decode("utf-8"), cards.card_path(e.model))
@@ -553,6 +575,27 @@ class Registry:
             raise NotFoundError(f"no registered version has an artifact with hash "
                                 f"{', '.join(sorted(wanted))}", data=[])
         return found
+
+    def _read_card_hashes(self, cache, events: list[Event], keys: dict[str, str],
+                          stems: set[str]) -> dict[str, bytes | None]:
+        """Put the hex runs of every registered version's card into the read cache (dropping
+        those of tags gone since), reading in one `git cat-file --batch` pass the cards it
+        lacks and the cards it knows to hold one of `stems`; returns the blobs read."""
+        seen = cache.cards
+        wanted = [e for e in events if e.action == REGISTER and
+                  (keys[e.tag] not in seen or stems.intersection(seen[keys[e.tag]]))]
+        # Newest first: git finds each card through its commit's trees, which a pack stores
+        # as deltas of their neighbours in history; asked in that order, cat-file's delta
+        # cache rebuilds each tree from the last instead of from scratch (about 6x faster).
+        wanted.sort(key=lambda e: e.order, reverse=True)
+        blobs = self.git.read_many([f"{e.commit}:{cards.card_path(e.model)}" for e in wanted])
+        found = {key: seen.get(key, []) for key in keys.values()}  # []: not an annotated tag
+        for e in wanted:
+            if keys[e.tag] not in seen:
+                found[keys[e.tag]] = hashes_in(blobs[f"{e.commit}:{cards.card_path(e.model)}"])
+        cache.set_cards(found)
+        cache.save()
+        return blobs
 
     def release(self, push: bool = False, sign: bool = False) -> dict:
         """Tag every card version on this branch that has no registration tag yet.
@@ -984,6 +1027,16 @@ def get_from_url(url: str, ref: str, output: str | None = None, force: bool = Fa
 
 
 # ==================================================================== small helpers
+
+
+def _card_keys(ids: list[tuple[str, str]]) -> dict[str, str]:
+    """Registration tag name -> "TAG_ID:CARD_PATH", the key of its card in the read cache."""
+    keys = {}
+    for name, tag_id in ids:
+        parsed = parse_tag_name(name) if "@v" in name else None  # cheap test first: 100k tags
+        if parsed and parsed.action == REGISTER:
+            keys[name] = f"{tag_id}:{cards.card_path(parsed.model)}"
+    return keys
 
 
 def _inside(path: str, folder: str) -> bool:

@@ -224,6 +224,7 @@ class Event:
     commit_time: int = 0  # the tagged commit's time; read only for models with a deprecation
     signed: bool = False
     zone: str = "+0000"
+    tag_id: str = ""  # the tag object's id; brief reads fill it in (see gitrepo.Git.tags)
 
     @property
     def order(self) -> tuple:
