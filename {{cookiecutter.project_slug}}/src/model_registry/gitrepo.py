@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import os
 import subprocess
+from contextlib import contextmanager
 
 from .errors import InputError, RegistryError
 from .readcache import ReadCache
@@ -168,6 +169,33 @@ class Git:
         proc = subprocess.run(["git", "cat-file", "blob", f"{rev}:{path}"], cwd=self.root,
                               capture_output=True, check=False)
         return proc.stdout if proc.returncode == 0 else None
+
+    @contextmanager
+    def reader(self):
+        """`read(rev, path)` as Git.read, for reads that depend on one another (a file, then
+        a path found in it): one `git cat-file --batch` answers them all, one at a time."""
+        proc = subprocess.Popen(["git", "cat-file", "--batch"], cwd=self.root,
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL)
+
+        def read(rev: str, path: str) -> bytes | None:
+            spec = f"{rev}:{path}"
+            if "\n" in spec:  # the batch protocol is line by line
+                return self.read(rev, path)
+            proc.stdin.write(spec.encode() + b"\n")
+            proc.stdin.flush()
+            header = proc.stdout.readline().split()
+            if len(header) != 3:  # "<spec> missing", "<spec> ambiguous"
+                return None
+            data = proc.stdout.read(int(header[2]) + 1)[:-1]
+            return data if header[1] == b"blob" else None
+
+        try:
+            yield read
+        finally:
+            proc.stdin.close()
+            proc.stdout.close()
+            proc.wait()
 
     def verify_tag(self, tag: str, allowed_signers: str) -> bool:
         """Whether the tag's signature is good; SSH signatures are checked against

@@ -138,7 +138,9 @@ class Registry:
 
     def _artifact(self, version: VersionState) -> storage.Pointer:
         """The DVC pointer of a version, read from git at its commit."""
-        entry_path = self._artifact_entry(version.model, version.commit)
+        with self.git.reader() as read:  # dvc.yaml, then the pointer it names: one git process
+            entry_path = self._artifact_entry(version.model, version.commit, read)
+            data = read(version.commit, entry_path + ".dvc") if entry_path else None
         if entry_path is not None and not _inside(entry_path, f"models/{version.model}"):
             raise InputError(f"{DVC_YAML} at {version.commit[:12]} puts the artifact of "
                                 f"{version.model} at {entry_path!r}, outside models/"
@@ -147,7 +149,6 @@ class Registry:
             raise RegistryError(f"{version.model} {version.version} has no entry in {DVC_YAML} "
                                 f"at {version.commit[:12]}: the registry is damaged; run "
                                 "`registry check`")
-        data = self.git.read(version.commit, entry_path + ".dvc")
         if data is None:
             raise RegistryError(f"{entry_path}.dvc is missing at {version.commit[:12]}: the "
                                 "registry is damaged; run `registry check`")
@@ -159,13 +160,14 @@ class Registry:
         pointer.path = entry_path
         return pointer
 
-    def _artifact_entry(self, model: str, rev: str | None) -> str | None:
-        """The artifact path dvc.yaml gives for `model` at `rev` (None: the work tree)."""
+    def _artifact_entry(self, model: str, rev: str | None, read=None) -> str | None:
+        """The artifact path dvc.yaml gives for `model` at `rev` (None: the work tree), read
+        with `read` (default: Git.read)."""
         if rev is None:
             path = os.path.join(self.root, DVC_YAML)
             data = open(path, "rb").read() if os.path.exists(path) else None
         else:
-            data = self.git.read(rev, DVC_YAML)
+            data = (read or self.git.read)(rev, DVC_YAML)
         doc = yamlio.load(data, DVC_YAML) if data else None
         entry = ((doc or {}).get("artifacts") or {}).get(model) if isinstance(doc, dict) else None
         path = entry.get("path") if isinstance(entry, dict) else None
@@ -534,7 +536,8 @@ class Registry:
                              "32 or 64 hex digits, or the path of an artifact")
         stems = {h.split(".")[0] for h in wanted}
         cache = self.git.cache()
-        keys = _card_keys(self.git.tag_ids())
+        listed = self.git.tag_ids()
+        keys = _card_keys(listed)
         if all(k in cache.cards for k in keys.values()):
             candidates = [n for n, k in keys.items() if stems.intersection(cache.cards[k])]
             models = sorted({parse_tag_name(n).model for n in candidates})
@@ -542,7 +545,8 @@ class Registry:
             blobs = None
         else:
             events, ids = self.git.tags(brief=True)
-            keys = _card_keys(ids)
+            if ids != listed:  # a tag changed in between: take the names the events came with
+                keys = _card_keys(ids)
             blobs = self._read_card_hashes(cache, events, keys, stems)
             candidates = [n for n, k in keys.items() if stems.intersection(cache.cards[k])]
         registered = {e.tag: e for e in events if e.action == REGISTER}
