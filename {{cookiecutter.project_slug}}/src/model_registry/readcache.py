@@ -37,9 +37,13 @@ def hashes_in(blob: bytes | None) -> list[str]:
 
 
 def tags_key(pairs: list[tuple[str, str]]) -> str:
-    """A digest of every tag's name and object id: it changes whenever any tag does."""
+    """A digest of every tag's name and object id (it changes whenever any tag does) and of
+    the helper's version (another version may answer differently)."""
     import hashlib
-    return hashlib.sha256("\n".join(f"{n} {o}" for n, o in pairs).encode()).hexdigest()
+
+    from . import __version__
+    text = "\n".join([__version__] + [f"{n} {o}" for n, o in pairs])
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 class ReadCache:
