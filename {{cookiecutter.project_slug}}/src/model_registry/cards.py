@@ -7,7 +7,6 @@ import json
 import posixpath
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 
 from . import yamlio
 from .errors import InputError
@@ -75,6 +74,7 @@ def update(text: str, source: str, changes: dict) -> str:
 def new_card(model: str, defaults: dict, profile: str) -> str:
     """The text of a model's first card: the template, this registry's defaults, and an
     `eu_ai_act:` block built from the schema, each field with its hint and provision."""
+    from importlib import resources  # not at the top: importing it costs resolve ~10 ms
     template = resources.files(__package__).joinpath("card_template.md").read_text("utf-8")
     schema_path = posixpath.relpath(f"src/{__package__}/{SCHEMA_FILE}", f"models/{model}")
     text = template.replace("MODEL_NAME", model).replace("SCHEMA_PATH", schema_path)
@@ -122,6 +122,7 @@ def metrics_of(front: dict) -> dict[str, float]:
 @lru_cache(maxsize=None)
 def schema() -> dict:
     """The card JSON Schema shipped with the helper (draft 2020-12)."""
+    from importlib import resources
     return json.loads(resources.files(__package__).joinpath(SCHEMA_FILE).read_text("utf-8"))
 
 

@@ -29,11 +29,33 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"error: {message}: see `{self.prog} --help`\n")
 
 
+def _width() -> int:
+    """The width argparse gives help text (the terminal's, less 2), measured once: argparse
+    makes a formatter for every argument it adds, and each asks the terminal again."""
+    global _WIDTH
+    if _WIDTH is None:
+        import shutil
+        _WIDTH = shutil.get_terminal_size().columns - 2
+    return _WIDTH
+
+
+_WIDTH: int | None = None
+
+
+class _Help(argparse.HelpFormatter):
+    def __init__(self, prog, **kwargs):
+        super().__init__(prog, width=kwargs.pop("width", None) or _width(), **kwargs)
+
+
+class _RawHelp(argparse.RawDescriptionHelpFormatter, _Help):
+    pass
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="registry", description="A git + DVC model registry: register, promote, resolve "
         "and retrieve model versions.", epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+        formatter_class=_RawHelp)
     parser.add_argument("-C", dest="chdir", metavar="PATH",
                         help="run as if started in PATH (like git -C)")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
@@ -41,7 +63,7 @@ def _parser() -> argparse.ArgumentParser:
                                 parser_class=_Parser)
 
     def command(name, help_text, json_flag=True):
-        p = sub.add_parser(name, help=help_text, description=help_text)
+        p = sub.add_parser(name, help=help_text, description=help_text, formatter_class=_Help)
         if json_flag:
             p.add_argument("--json", action="store_true", help="print JSON for scripts")
         return p

@@ -10,34 +10,42 @@ from __future__ import annotations
 import itertools
 import os
 import subprocess
+from contextlib import contextmanager
 
 from .errors import InputError, RegistryError
-from .tags import DEPRECATE, Event, make_event
+from .readcache import ReadCache
+from .tags import DEPRECATE, Event, parse_tag_name
 
 # `%(object)` is the tagged object as the tag names it (`%(*objectname)` reads that object too).
-_FIELDS = (
-    "%(refname:strip=2)", "%(objecttype)", "%(object)", "%(taggername)", "%(taggeremail:trim)",
-    "%(taggerdate:raw)", "%(contents)", "%(contents:signature)",
-)
-_FORMAT = "%1f".join(_FIELDS) + "%1e"
+# Brief reads (list, which: every tag, no one shown) leave out who, the message and signature,
+# and add the tag's own object id, which keys the read cache (see readcache).
+_BRIEF = ("%(refname:strip=2)", "%(objecttype)", "%(object)", "%(taggerdate:raw)",
+          "%(objectname)")
+_FIELDS = _BRIEF[:4] + ("%(taggername)", "%(taggeremail:trim)", "%(contents)",
+                        "%(contents:signature)")
+_FORMATS = {brief: "%1f".join(fields) + "%1e"
+            for brief, fields in ((True, _BRIEF), (False, _FIELDS))}
 LOOSE_TAGS = 512  # loose tag files in one folder of refs/tags before a read packs them
 
 
 class Git:
-    def __init__(self, root: str):
+    def __init__(self, root: str, git_dir: str | None = None):
         self.root = root
+        self._git_dir = git_dir  # the common git folder (a worktree's main one), if known
+        self._cache: ReadCache | None = None
 
     @classmethod
     def discover(cls, path: str = ".") -> "Git":
         try:
-            out = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=path,
-                                 capture_output=True, text=True, check=False)
+            out = subprocess.run(["git", "rev-parse", "--show-toplevel", "--git-common-dir"],
+                                 cwd=path, capture_output=True, text=True, check=False)
         except FileNotFoundError:
             raise InputError("git is not installed: install git and try again") from None
         if out.returncode != 0:
             raise InputError(f"{os.path.abspath(path)} is not in a git repository: "
                              "run this inside a registry clone, or pass --repo URL")
-        return cls(out.stdout.strip())
+        root, _, git_dir = out.stdout.strip().partition("\n")
+        return cls(root, os.path.abspath(os.path.join(path, git_dir)) if git_dir else None)
 
     def run(self, *args: str, env: dict | None = None, input: str | None = None,
             check: bool = True) -> subprocess.CompletedProcess:
@@ -53,38 +61,65 @@ class Git:
 
     # ------------------------------------------------------------ reading tags
 
-    def tags(self, model: str | None = None) -> tuple[list[Event], list[str]]:
-        """The registry events of `model` (or of all models) and every tag name seen.
+    def tags(self, model: str | list[str] | None = None, brief: bool = False
+             ) -> tuple[list[Event], list]:
+        """The registry events of `model` (or of several, or of all models) and every tag
+        name seen.
 
         Lightweight and foreign tags are not events (gto ignores them too), but their names
         still count for the stage counter, as gto counts them. Commit times are read only for
-        models with a deprecation, the one rule that needs them (see tags.Event).
+        models with a deprecation, the one rule that needs them (see tags.Event). `brief`
+        events have no tagger, message or signature (reads that only resolve skip them), but
+        their tag_id, and `names` then holds (name, object id) pairs.
         """
-        self._pack_loose_tags(model)
-        if model:
-            base = f"refs/tags/{model}"
-            patterns = [f"{base}@*", f"{base}#*", f"{base}#*/**"]
-        else:
-            patterns = ["refs/tags/"]
-        raw = self.run("for-each-ref", f"--format={_FORMAT}", *patterns).stdout
+        models = [model] if isinstance(model, str) else model or []
+        patterns = ["refs/tags/"] if not models else []
+        for name in models or [None]:
+            self._pack_loose_tags(name)
+        for name in models:
+            base = f"refs/tags/{name}"
+            patterns += [f"{base}@*", f"{base}#*", f"{base}#*/**"]
+        raw = self.run("for-each-ref", f"--format={_FORMATS[brief]}", *patterns).stdout
         events, names = [], []
-        for record in raw.split("\x1e"):
-            fields = record.lstrip("\n").split("\x1f")  # not str.strip(): it eats \x1e/\x1f
-            if len(fields) != len(_FIELDS):
+        tagger = email = message = tag_id = ""
+        signed = False
+        for fields in _records(raw, len(_BRIEF if brief else _FIELDS)):
+            name, kind, target, when = fields[:4]
+            if brief:
+                tag_id = fields[4]
+                names.append((name, tag_id))
+            else:
+                names.append(name)
+            parsed = parse_tag_name(name) if kind == "tag" else None
+            if parsed is None:
                 continue
-            name, kind, target, tagger, email, when, contents, signature = fields
-            names.append(name)
-            if kind != "tag":
-                continue
-            message = contents[: len(contents) - len(signature)] if signature else contents
+            if not brief:
+                tagger, email, contents, signature = fields[4:]
+                message = (contents[: len(contents) - len(signature)] if signature
+                           else contents).strip()
+                signed = bool(signature)
             when, _, zone = when.partition(" ")
-            event = make_event(name, target, int(when or 0), tagger=tagger, tagger_email=email,
-                               zone=zone or "+0000", message=message.strip(),
-                               signed=bool(signature))
-            if event:
-                events.append(event)
+            events.append(Event(name, parsed.model, parsed.action, target, int(when or 0),
+                                tagger, email, message, parsed.version, parsed.stage,
+                                parsed.counter, 0, signed, zone or "+0000", tag_id))
         self._add_commit_times(events)
         return events, names
+
+    def tag_ids(self) -> list[tuple[str, str]]:
+        """Every tag's name and object id: cheap, as git reads no tag object for it."""
+        self._pack_loose_tags(None)
+        listing = self.run("for-each-ref", "--format=%(refname:strip=2)%1f%(objectname)",
+                           "refs/tags/").stdout
+        return [tuple(line.split("\x1f")) for line in listing.split("\n") if "\x1f" in line]
+
+    def cache(self) -> ReadCache:
+        """The read cache of this repository (see readcache), loaded once."""
+        if self._cache is None:
+            if self._git_dir is None:
+                self._git_dir = os.path.join(self.root,
+                                             self.out("rev-parse", "--git-common-dir"))
+            self._cache = ReadCache(self._git_dir)
+        return self._cache
 
     def _add_commit_times(self, events: list[Event]) -> None:
         """Fill in commit_time for the events of models with a deprecation.
@@ -135,6 +170,33 @@ class Git:
                               capture_output=True, check=False)
         return proc.stdout if proc.returncode == 0 else None
 
+    @contextmanager
+    def reader(self):
+        """`read(rev, path)` as Git.read, for reads that depend on one another (a file, then
+        a path found in it): one `git cat-file --batch` answers them all, one at a time."""
+        proc = subprocess.Popen(["git", "cat-file", "--batch"], cwd=self.root,
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL)
+
+        def read(rev: str, path: str) -> bytes | None:
+            spec = f"{rev}:{path}"
+            if "\n" in spec:  # the batch protocol is line by line
+                return self.read(rev, path)
+            proc.stdin.write(spec.encode() + b"\n")
+            proc.stdin.flush()
+            header = proc.stdout.readline().split()
+            if len(header) != 3:  # "<spec> missing", "<spec> ambiguous"
+                return None
+            data = proc.stdout.read(int(header[2]) + 1)[:-1]
+            return data if header[1] == b"blob" else None
+
+        try:
+            yield read
+        finally:
+            proc.stdin.close()
+            proc.stdout.close()
+            proc.wait()
+
     def verify_tag(self, tag: str, allowed_signers: str) -> bool:
         """Whether the tag's signature is good; SSH signatures are checked against
         `allowed_signers` (git's format), OpenPGP ones against the user's keyring."""
@@ -153,13 +215,33 @@ class Git:
         return sorted(set(changed) | set(untracked.splitlines())), merge_base
 
     def read_many(self, specs: list[str]) -> dict[str, bytes | None]:
-        """Many `rev:path` blobs in one `git cat-file --batch` pass (None where missing)."""
+        """Many `rev:path` blobs in one `git cat-file --batch` pass (None where missing).
+
+        A thread feeds git the names while this one reads the answer in one call: reading a
+        hundred megabytes through subprocess's poll loop would cost more than git's work.
+        """
         if not specs:
             return {}
-        proc = subprocess.run(["git", "cat-file", "--batch"], cwd=self.root, check=True,
-                              input="".join(f"{s}\n" for s in specs).encode(),
-                              capture_output=True)
-        out, pos, found = proc.stdout, 0, {}
+        import threading
+        proc = subprocess.Popen(["git", "cat-file", "--batch"], cwd=self.root,
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+
+        def feed():
+            with proc.stdin:
+                try:
+                    proc.stdin.write("".join(f"{s}\n" for s in specs).encode())
+                except BrokenPipeError:  # git stopped early: its status says why
+                    pass
+
+        feeder = threading.Thread(target=feed, daemon=True)
+        feeder.start()
+        out = proc.stdout.read()
+        feeder.join()
+        error = proc.stderr.read().decode(errors="replace").strip()
+        if proc.wait() != 0:
+            raise RegistryError(f"git cat-file failed: {error or 'no output'}")
+        pos, found = 0, {}
         for spec in specs:
             end = out.index(b"\n", pos)
             header = out[pos:end].split()
@@ -250,3 +332,13 @@ class Git:
                        f"refs/tags/{tag}^{{}}", check=False).stdout.split()
         peeled = [out[i] for i in range(0, len(out) - 1, 2) if out[i + 1].endswith("^{}")]
         return (peeled or out[:1] or [None])[0]
+
+
+def _records(raw: str, width: int) -> list[list[str]]:
+    """The fields of each for-each-ref record (`%1f` between fields, `%1e` after each)."""
+    records = []
+    for record in raw.split("\x1e"):
+        fields = record.lstrip("\n").split("\x1f")  # not str.strip(): it eats \x1e/\x1f
+        if len(fields) == width:
+            records.append(fields)
+    return records

@@ -8,16 +8,17 @@ artifact to the DVC remote first, commit and tag second, git push last.
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
-import shutil
 import subprocess
-import tempfile
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 
-from . import cards, config, reports, storage, yamlio
+# Modules only some commands need (reports, shutil, tempfile, math) are imported where they are
+# used: every command pays for what is imported here, and `resolve` should cost little more
+# than starting Python and running git.
+from . import cards, config, storage, yamlio
+from .readcache import hashes_in, tags_key
 from .errors import ConflictError, InputError, NotFoundError, RegistryError
 from .gitrepo import Git
 from .tags import (ASSIGN, CREATE, DEPRECATE, DEREGISTER, REGISTER, UNASSIGN, Event, ModelState,
@@ -138,7 +139,9 @@ class Registry:
 
     def _artifact(self, version: VersionState) -> storage.Pointer:
         """The DVC pointer of a version, read from git at its commit."""
-        entry_path = self._artifact_entry(version.model, version.commit)
+        with self.git.reader() as read:  # dvc.yaml, then the pointer it names: one git process
+            entry_path = self._artifact_entry(version.model, version.commit, read)
+            data = read(version.commit, entry_path + ".dvc") if entry_path else None
         if entry_path is not None and not _inside(entry_path, f"models/{version.model}"):
             raise InputError(f"{DVC_YAML} at {version.commit[:12]} puts the artifact of "
                                 f"{version.model} at {entry_path!r}, outside models/"
@@ -147,7 +150,6 @@ class Registry:
             raise RegistryError(f"{version.model} {version.version} has no entry in {DVC_YAML} "
                                 f"at {version.commit[:12]}: the registry is damaged; run "
                                 "`registry check`")
-        data = self.git.read(version.commit, entry_path + ".dvc")
         if data is None:
             raise RegistryError(f"{entry_path}.dvc is missing at {version.commit[:12]}: the "
                                 "registry is damaged; run `registry check`")
@@ -159,13 +161,14 @@ class Registry:
         pointer.path = entry_path
         return pointer
 
-    def _artifact_entry(self, model: str, rev: str | None) -> str | None:
-        """The artifact path dvc.yaml gives for `model` at `rev` (None: the work tree)."""
+    def _artifact_entry(self, model: str, rev: str | None, read=None) -> str | None:
+        """The artifact path dvc.yaml gives for `model` at `rev` (None: the work tree), read
+        with `read` (default: Git.read)."""
         if rev is None:
             path = os.path.join(self.root, DVC_YAML)
             data = open(path, "rb").read() if os.path.exists(path) else None
         else:
-            data = self.git.read(rev, DVC_YAML)
+            data = (read or self.git.read)(rev, DVC_YAML)
         doc = yamlio.load(data, DVC_YAML) if data else None
         entry = ((doc or {}).get("artifacts") or {}).get(model) if isinstance(doc, dict) else None
         path = entry.get("path") if isinstance(entry, dict) else None
@@ -206,7 +209,12 @@ class Registry:
         return result
 
     def list(self) -> list[dict]:
-        events, _ = self.git.tags()
+        """Every model's latest version and stages; kept in the read cache for as long as no
+        tag changes (see readcache)."""
+        cache = self.git.cache()
+        if cache.list is not None and cache.list_key == tags_key(self.git.tag_ids()):
+            return cache.list
+        events, ids = self.git.tags(brief=True)
         models = []
         for name, state in resolve_all(events).items():
             latest = state.latest
@@ -217,6 +225,8 @@ class Registry:
                 "versions": [v.version for v in state.active_versions],
                 "deprecated": state.deprecated,
             })
+        cache.set_list(tags_key(ids), models)
+        cache.save()
         return models
 
     def history(self, name: str | None = None) -> list[dict]:
@@ -404,6 +414,7 @@ class Registry:
                               if a.model == name else None,
                               self._card_side(name, b.version, b.commit)
                               if b.model == name else None))
+        from . import reports
         blocks = [block for name, old, new in pairs for block in reports.diff_blocks(name, old,
                                                                                        new)]
         markdown = reports.render_markdown(blocks) if blocks else "No model cards changed.\n"
@@ -411,6 +422,7 @@ class Registry:
 
     def doc(self, ref: str, fmt: str = "md") -> dict:
         """The technical documentation of one version (Annex IV), in Markdown or HTML."""
+        from . import reports
         if fmt not in ("md", "html"):
             raise InputError(f"unknown format {fmt!r}: use md or html")
         state, version = self._locate(ref)
@@ -517,8 +529,11 @@ class Registry:
         """Every registered version, of any model, whose artifact has this md5 or sha256.
 
         For post-market monitoring: a log line that carries an artifact hash maps back to the
-        version, even one since deregistered or whose model is deprecated. One `git cat-file
-        --batch` pass reads every registered version's card.
+        version, even one since deregistered or whose model is deprecated. The hashes in every
+        registered version's card are kept in the read cache by tag object id; when a tag is
+        new to it, every tag is read and one `git cat-file --batch` pass reads the cards not
+        seen yet. The few cards that hold the hash are then read again and parsed, and their
+        models resolved from their own tags.
         """
         if os.path.exists(hash_or_file):
             digest = storage.digest(hash_or_file)
@@ -528,15 +543,31 @@ class Registry:
         else:
             raise InputError(f"{hash_or_file!r} is neither a file nor an md5/sha256 hash: give "
                              "32 or 64 hex digits, or the path of an artifact")
-        events, _ = self.git.tags()
-        registrations = [e for e in events if e.action == REGISTER]
-        blobs = self.git.read_many([f"{e.commit}:{cards.card_path(e.model)}"
-                                    for e in registrations])
-        states = resolve_all(events)
+        stems = {h.split(".")[0] for h in wanted}
+        cache = self.git.cache()
+        listed = self.git.tag_ids()
+        keys = _card_keys(listed)
+        if all(k in cache.cards for k in keys.values()):
+            candidates = [n for n, k in keys.items() if stems.intersection(cache.cards[k])]
+            models = sorted({parse_tag_name(n).model for n in candidates})
+            events = self.git.tags(models)[0] if models else []
+            blobs = None
+        else:
+            events, ids = self.git.tags(brief=True)
+            if ids != listed:  # a tag changed in between: take the names the events came with
+                keys = _card_keys(ids)
+            blobs = self._read_card_hashes(cache, events, keys, stems)
+            candidates = [n for n, k in keys.items() if stems.intersection(cache.cards[k])]
+        registered = {e.tag: e for e in events if e.action == REGISTER}
+        chosen = [registered[n] for n in candidates if n in registered]
+        states = resolve_all([e for e in events if e.model in {c.model for c in chosen}])
+        spec = {e.tag: f"{e.commit}:{cards.card_path(e.model)}" for e in chosen}
+        if blobs is None:
+            blobs = self.git.read_many(list(spec.values()))
         found = []
-        for e in registrations:
-            blob = blobs.get(f"{e.commit}:{cards.card_path(e.model)}")
-            if not blob or not any(h.encode() in blob for h in wanted):
+        for e in chosen:
+            blob = blobs.get(spec[e.tag])
+            if not blob:
                 continue
             try:
                 front, _ = cards.split(blob.decode("utf-8"), cards.card_path(e.model))
@@ -557,6 +588,27 @@ class Registry:
             raise NotFoundError(f"no registered version has an artifact with hash "
                                 f"{', '.join(sorted(wanted))}", data=[])
         return found
+
+    def _read_card_hashes(self, cache, events: list[Event], keys: dict[str, str],
+                          stems: set[str]) -> dict[str, bytes | None]:
+        """Put the hex runs of every registered version's card into the read cache (dropping
+        those of tags gone since), reading in one `git cat-file --batch` pass the cards it
+        lacks and the cards it knows to hold one of `stems`; returns the blobs read."""
+        seen = cache.cards
+        wanted = [e for e in events if e.action == REGISTER and
+                  (keys[e.tag] not in seen or stems.intersection(seen[keys[e.tag]]))]
+        # Newest first: git finds each card through its commit's trees, which a pack stores
+        # as deltas of their neighbours in history; asked in that order, cat-file's delta
+        # cache rebuilds each tree from the last instead of from scratch (about 6x faster).
+        wanted.sort(key=lambda e: e.order, reverse=True)
+        blobs = self.git.read_many([f"{e.commit}:{cards.card_path(e.model)}" for e in wanted])
+        found = {key: seen.get(key, []) for key in keys.values()}  # []: not an annotated tag
+        for e in wanted:
+            if keys[e.tag] not in seen:
+                found[keys[e.tag]] = hashes_in(blobs[f"{e.commit}:{cards.card_path(e.model)}"])
+        cache.set_cards(found)
+        cache.save()
+        return blobs
 
     def release(self, push: bool = False, sign: bool = False) -> dict:
         """Tag every card version on this branch that has no registration tag yet.
@@ -963,6 +1015,7 @@ class Registry:
 
     def _place(self, source: str, dest: str) -> None:
         """Copy the artifact into models/NAME/ (a temporary name first, then a rename)."""
+        import shutil
         target = os.path.join(self.root, dest)
         if os.path.abspath(source) == os.path.abspath(target):
             return
@@ -997,6 +1050,7 @@ class Registry:
 
 def get_from_url(url: str, ref: str, output: str | None = None, force: bool = False) -> dict:
     """`registry get --repo URL`: resolve and fetch from a registry you have not cloned."""
+    import tempfile
     with tempfile.TemporaryDirectory(prefix="registry-clone-") as tmp:
         proc = subprocess.run(["git", "clone", "--quiet", "--no-checkout", url, tmp],
                               capture_output=True, text=True)
@@ -1008,6 +1062,16 @@ def get_from_url(url: str, ref: str, output: str | None = None, force: bool = Fa
 
 
 # ==================================================================== small helpers
+
+
+def _card_keys(ids: list[tuple[str, str]]) -> dict[str, str]:
+    """Registration tag name -> "TAG_ID:CARD_PATH", the key of its card in the read cache."""
+    keys = {}
+    for name, tag_id in ids:
+        parsed = parse_tag_name(name) if "@v" in name else None  # cheap test first: 100k tags
+        if parsed and parsed.action == REGISTER:
+            keys[name] = f"{tag_id}:{cards.card_path(parsed.model)}"
+    return keys
 
 
 def _inside(path: str, folder: str) -> bool:
@@ -1030,6 +1094,7 @@ def _check_output(dest: str, force: bool, is_dir: bool) -> None:
 
 
 def _read_metrics(path: str) -> dict[str, float]:
+    import math
     try:
         with open(path, "rb") as f:
             data = json.load(f)
@@ -1070,6 +1135,7 @@ def _write_text(path: str, text: str) -> None:
 
 
 def _remove(path: str) -> None:
+    import shutil
     if os.path.isdir(path) and not os.path.islink(path):
         shutil.rmtree(path)
     elif os.path.lexists(path):

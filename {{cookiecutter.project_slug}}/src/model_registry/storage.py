@@ -3,19 +3,17 @@
 DVC is driven through its CLI for writes (`dvc add`, `dvc push`: the interface DVC keeps stable)
 and through its object stores (the local cache, then the remote) for reads at any revision. DVC
 is imported only here and only inside the functions that need it, so resolving a version never
-pays for it.
+pays for it; hashlib, shutil and tempfile, which reading a pointer needs neither, are imported
+where they are used too.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 
@@ -70,6 +68,7 @@ class _Hasher:
     _pool = None
 
     def __init__(self):
+        import hashlib
         self.md5, self.sha256, self.size = hashlib.md5(), hashlib.sha256(), 0
         self._sha_done = None
 
@@ -109,6 +108,7 @@ def digest(path: str) -> Digest:
     For a directory the sha256 is taken over the same manifest with sha256 in place of md5,
     so both digests cover every file's path and content.
     """
+    import hashlib
     if not os.path.isdir(path):
         md5, sha, size = _hash_file(path)
         return Digest(md5, sha, size)
@@ -266,6 +266,8 @@ def fetch(repo: str, rev: str, pointer: Pointer, dest: str, force: bool,
     temporary sibling of `dest` and are renamed into place after the check, so `dest` is
     either untouched or complete. `label` (e.g. "churn v1.4.0") names the version in errors.
     """
+    import shutil
+    import tempfile
     label = label or f"{pointer.path} at {rev[:12]}"
     parent = os.path.dirname(os.path.abspath(dest))
     staging = tempfile.mkdtemp(prefix=".registry-get-", dir=parent)
@@ -348,6 +350,7 @@ class _Objects:
 
     def get_dir(self, oid: str, out: str, manifest_file: str) -> Digest:
         """A directory: its manifest (`<md5>.dir`), verified, then each file it lists."""
+        import hashlib
         got = self.get_file(oid, manifest_file)
         if got.md5 != _plain(oid):
             return Digest(got.md5 + ".dir", got.sha256, got.size)
@@ -456,6 +459,7 @@ def _plain(oid: str) -> str:
 def _clone_file(src: str, dst: str) -> None:
     """`dst` as a copy of `src`: a reflink where the filesystem shares blocks (btrfs, XFS,
     APFS: instant, no space taken), else a copy made by the kernel."""
+    import shutil
     from dvc_objects.fs.system import reflink
 
     try:

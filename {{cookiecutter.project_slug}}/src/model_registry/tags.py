@@ -18,6 +18,8 @@ from __future__ import annotations
 import re
 from collections import namedtuple
 from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
+from operator import attrgetter
 
 from .errors import InputError
 
@@ -74,8 +76,13 @@ def check_version(value: str) -> str:
     return value
 
 
+@lru_cache(maxsize=None)
 def semver_key(version: str) -> tuple:
-    """Precedence key of SemVer 2.0.0 (build metadata ignored, prereleases lower)."""
+    """Precedence key of SemVer 2.0.0 (build metadata ignored, prereleases lower).
+
+    Cached: a large registry holds tens of thousands of versions, most numbers repeated
+    across models.
+    """
     match = _VERSION_RE.fullmatch(version)
     if not match:
         raise InputError(f"invalid version {version!r}: use SemVer, e.g. v1.4.0")
@@ -228,6 +235,7 @@ class Event:
     commit_time: int = 0  # the tagged commit's time; read only for models with a deprecation
     signed: bool = False
     zone: str = "+0000"
+    tag_id: str = ""  # the tag object's id; brief reads fill it in (see gitrepo.Git.tags)
 
     @property
     def order(self) -> tuple:
@@ -265,12 +273,15 @@ class VersionState:
 
     def stage_assigned_at(self, stage: str) -> int | None:
         """When `stage` was last assigned to this version, or None if it does not hold it."""
-        events = self.stage_events.get(stage, [])
-        assigned = [e.time for e in events if e.action == ASSIGN]
-        undone = [e.time for e in events if e.action == UNASSIGN]
-        if not assigned or (undone and max(undone) >= max(assigned)):
+        assigned = undone = None
+        for e in self.stage_events.get(stage, ()):
+            if e.action == ASSIGN:
+                assigned = e.time if assigned is None else max(assigned, e.time)
+            else:
+                undone = e.time if undone is None else max(undone, e.time)
+        if assigned is None or (undone is not None and undone >= assigned):
             return None
-        return max(assigned)
+        return assigned
 
 
 @dataclass
@@ -281,8 +292,9 @@ class ModelState:
     deprecated: bool
     events: list[Event]
 
-    @property
+    @cached_property
     def active_versions(self) -> list[VersionState]:
+        """Active versions, highest first (computed once: a state is not changed once made)."""
         return sorted((v for v in self.versions if v.active),
                       key=lambda v: (semver_key(v.version), v.index), reverse=True)
 
@@ -303,10 +315,13 @@ class ModelState:
         return sorted(s for s, v in self.stages.items() if v is version)
 
 
+_ORDER = attrgetter("time", "tag")  # Event.order, without a Python call per event
+
+
 def resolve_model(name: str, events: list[Event]) -> ModelState:
     """The state of one model from its annotated tags (any order; others are ignored)."""
     mine = sorted((e for e in events if e.model == name and e.action != CREATE),
-                  key=lambda e: e.order)
+                  key=_ORDER)
     versions: dict[tuple[str, str], VersionState] = {}
     for e in mine:
         if e.action in (REGISTER, DEREGISTER):
@@ -319,9 +334,10 @@ def resolve_model(name: str, events: list[Event]) -> ModelState:
 
     registered_at: dict[str, VersionState] = {}
     for v in versions.values():
-        if v.registration and (v.commit not in registered_at or
-                               semver_key(v.version) > semver_key(registered_at[v.commit].version)):
-            registered_at[v.commit] = v
+        if v.registration:
+            other = registered_at.get(v.commit)
+            if other is None or semver_key(v.version) > semver_key(other.version):
+                registered_at[v.commit] = v
     for e in mine:
         if e.action in (ASSIGN, UNASSIGN) and e.commit in registered_at:
             registered_at[e.commit].stage_events.setdefault(e.stage, []).append(e)
