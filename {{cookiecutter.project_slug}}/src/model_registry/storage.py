@@ -231,6 +231,8 @@ def remote_problems(root: str, pointers: list[Pointer], remote: str | None = Non
 
 def _remote_problem(odb, pointer: Pointer, read: bool) -> str | None:
     """Why the remote's copy of one artifact is unusable, or None when it is whole."""
+    import hashlib
+
     files = [pointer.md5]
     if pointer.is_dir:
         if not odb.exists(pointer.md5):
