@@ -678,6 +678,7 @@ class Registry:
         self.git.identity_time()  # fail now, not after the commit, if git has no identity
         branch = self._check_push_target() if push else None
 
+        identity = storage.file_identity(source)
         digest = storage.digest(source)
         old_block = front.get("registry") if isinstance(front.get("registry"), dict) else {}
         changes = {"registry": {
@@ -710,7 +711,10 @@ class Registry:
                     os.path.join(self.root, old_entry + ".dvc")):
                 storage.remove(self.root, old_entry + ".dvc")
             self._place(source, dest)
-            storage.add(self.root, dest)
+            # A file unchanged since it was hashed (DVC's own test: inode, size, mtime) needs
+            # no second hashing; a folder DVC hashes again, and the two must agree.
+            unchanged = identity is not None and storage.file_identity(source) == identity
+            storage.add(self.root, dest, digest if unchanged else None)
             pointer = storage.read_pointer(
                 open(os.path.join(self.root, dest + ".dvc"), "rb").read(), dest + ".dvc")
             if digest.md5 != pointer.md5:

@@ -1,9 +1,9 @@
 """Artifact bytes: DVC tracks them, the DVC remote keeps them, and we verify every byte we hand out.
 
-DVC is driven through its CLI for writes (`dvc add`, `dvc push`: the interface DVC keeps stable)
-and through its object stores (the local cache, then the remote) for reads at any revision. DVC
-is imported only here and only inside the functions that need it, so resolving a version never
-pays for it.
+DVC is driven through its Python API, in this process: `Repo.add` (what `dvc add` runs) tracks an
+artifact and writes its pointer; uploads and reads go through DVC's object stores (the local
+cache, the remote), so the remote holds exactly what `dvc push` would put there. DVC is imported
+only here and only inside the functions that need it, so resolving a version never pays for it.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import ExitStack, nullcontext
 from dataclasses import dataclass
 
 from . import yamlio
@@ -158,28 +159,62 @@ def _show_progress() -> bool:
     return PROGRESS if PROGRESS is not None else sys.stderr.isatty()
 
 
-def _dvc(root: str, *args: str, progress: bool = False) -> str:
-    """Run a DVC command; with `progress`, its own progress bars (and errors) reach the
-    terminal, since a long `dvc add` or `dvc push` that shows nothing looks hung."""
+def _dvc(root: str, *args: str) -> str:
+    """Run a DVC command (for the rare ones the helper does not drive in process)."""
     proc = subprocess.run([sys.executable, "-m", "dvc", *args], cwd=root, text=True,
-                          stdout=subprocess.PIPE, stderr=None if progress else subprocess.PIPE,
-                          env={**os.environ, "DVC_NO_ANALYTICS": "1"})
+                          capture_output=True, env={**os.environ, "DVC_NO_ANALYTICS": "1"})
     if proc.returncode != 0:
-        lines = [l for l in ((proc.stderr or "") + proc.stdout).splitlines() if l.strip()]
+        lines = [l for l in (proc.stderr + proc.stdout).splitlines() if l.strip()]
         errors = [l for l in lines if l.startswith("ERROR")]
-        default = ["see DVC's message above"] if progress else ["no output"]
-        raise RegistryError(f"dvc {args[0]} failed: {(errors or lines or default)[-1]}")
+        raise RegistryError(f"dvc {args[0]} failed: {(errors or lines or ['no output'])[-1]}")
     return proc.stdout
 
 
-def _quiet_unless_progress() -> tuple[list[str], bool]:
-    show = _show_progress()
-    return ([] if show else ["--quiet"]), show
+def file_identity(path: str) -> tuple | None:
+    """What DVC trusts to know a file unchanged (inode, size, mtime); None for a folder."""
+    if os.path.isdir(path):
+        return None
+    st = os.stat(path)
+    return st.st_ino, st.st_size, st.st_mtime_ns
 
 
-def add(root: str, relpath: str) -> None:
-    quiet, show = _quiet_unless_progress()
-    _dvc(root, "add", *quiet, relpath, progress=show)
+def _quiet_dvc() -> None:
+    """DVC's own progress bars only where ours would show (a terminal, not --json); its
+    console stays off, as DVC leaves it for callers of its API."""
+    import logging
+
+    if not _show_progress():
+        logging.getLogger("dvc").setLevel(logging.CRITICAL)
+
+
+def add(root: str, relpath: str, known: Digest | None = None) -> None:
+    """`dvc add relpath`, run in this process: DVC writes the pointer, the .gitignore entry and
+    the cache entry. `known` is the digest of exactly these bytes (the caller checked that they
+    did not change since it hashed them): DVC's state learns the md5, as it would after
+    hashing the file itself, and the cache entry is made by the kernel (a reflink where the
+    filesystem shares blocks), so DVC neither reads a large artifact again to hash it nor
+    copies it through Python."""
+    from dvc.repo import Repo
+
+    _quiet_dvc()
+    path = os.path.abspath(os.path.join(root, relpath))
+    placed = known is not None and not os.path.isdir(path)
+    try:
+        with Repo(root) as repo:
+            if placed:
+                from dvc_data.hashfile.hash_info import HashInfo
+
+                repo.state.save(path, repo.fs, HashInfo("md5", known.md5))
+                cached = repo.cache.local.oid_to_path(known.md5)
+                if not os.path.isfile(cached):
+                    _into_cache(path, cached)
+            # The work-tree file already is a copy of the cache entry: DVC's relink would
+            # only copy it over itself.
+            repo.add(relpath, relink=not placed)
+    except RegistryError:
+        raise
+    except Exception as exc:  # DVC raises many types; all mean "could not track it"
+        raise RegistryError(f"dvc add failed: {_why(exc)}") from None
 
 
 def remove(root: str, pointer_file: str) -> None:
@@ -188,16 +223,54 @@ def remove(root: str, pointer_file: str) -> None:
 
 
 def push(root: str, targets: list[str], remote: str | None) -> None:
-    """Upload the targets' data to the DVC remote; raises naming the remote on failure."""
+    """Upload the targets' objects from the DVC cache to the DVC remote, as `dvc push` would
+    (same keys, objects already there skipped, a folder's files before its manifest); raises
+    naming the remote on failure.
+
+    The upload runs in this process through the remote's DVC filesystem: no second DVC start
+    and index walk, and S3 gets UPLOAD_JOBS parts of UPLOAD_PART bytes at a time."""
+    from dvc.repo import Repo
+
+    name = remote or "the default remote"
+    _quiet_dvc()
     try:
-        quiet, show = _quiet_unless_progress()
-        _dvc(root, "push", *quiet, *(["--remote", remote] if remote else []), *targets,
-             progress=show)
-    except RegistryError as exc:
-        name = remote or "the default remote"
-        raise RegistryError(f"could not upload to DVC remote {name} ({exc}): check that the "
-                            "remote is reachable and its credentials are set, then re-run"
+        with Repo(root) as repo:
+            odb = repo.cloud.get_remote_odb(remote, command="push")
+            cache = repo.cache.local
+            oids = []
+            for target in targets:
+                pointer = read_pointer(open(os.path.join(root, target), "rb").read(), target)
+                if odb.exists(pointer.md5):  # a manifest goes last: its files are there too
+                    continue
+                if pointer.is_dir:
+                    with open(cache.oid_to_path(pointer.md5), "rb") as f:
+                        oids += [e["md5"] for e in json.load(f) if not odb.exists(e["md5"])]
+                oids.append(pointer.md5)
+            total = sum(os.path.getsize(cache.oid_to_path(oid)) for oid in oids)
+            with _Progress(f"uploading to {name}", total) as progress:
+                for oid in oids:
+                    _upload(odb, cache.oid_to_path(oid), oid, progress)
+    except RegistryError:
+        raise
+    except Exception as exc:  # network, credentials, a missing folder: all "could not upload"
+        raise RegistryError(f"could not upload to DVC remote {name} ({_why(exc)}): check that "
+                            "the remote is reachable and its credentials are set, then re-run"
                             ) from None
+
+
+def _upload(odb, path: str, oid: str, progress: "_Progress") -> None:
+    """One cache object to its key in the remote: a local remote copies to a temporary name
+    and renames; S3 assembles a multipart upload only when every part has arrived, so a
+    remote never shows half an object."""
+    from fsspec.callbacks import Callback
+
+    class Advance(Callback):
+        def relative_update(self, inc=1):
+            progress.advance(inc)
+
+    parts = {"max_concurrency": UPLOAD_JOBS, "chunksize": UPLOAD_PART} if hasattr(
+        odb.fs.fs, "max_concurrency") else {}
+    odb.fs.put_file(path, odb.oid_to_path(oid), callback=Advance(), **parts)
 
 
 def missing_from_remote(root: str, pointers: list[Pointer], remote: str | None = None
@@ -271,6 +344,10 @@ def fetch(repo: str, rev: str, pointer: Pointer, dest: str, force: bool,
 # (JOBS + 1) * PART bytes are held, so fetching 1 GiB or 100 GiB takes the same memory.
 PART = 8 << 20
 JOBS = 4
+# An upload sends UPLOAD_JOBS parts of UPLOAD_PART bytes at a time (s3fs reads a batch, then
+# sends it): 128 MiB held, where DVC's defaults hold 8 parts of 50 MiB.
+UPLOAD_PART = 16 << 20
+UPLOAD_JOBS = 8
 
 
 class _Objects:
@@ -310,9 +387,7 @@ class _Objects:
         """The object `oid` written to `out`; the caller compares the md5 returned."""
         cached = self.cache.oid_to_path(oid) if self.cache else None
         if cached and os.path.isfile(cached):
-            _clone_file(cached, out)
-            with open(out, "rb") as copy:  # hash what was written, not what was meant to be
-                got = _drain(iter(lambda: copy.read(PART), b""), [], self.progress)
+            got = _copy_hashing(cached, out, self.progress)
             if got.md5 == _plain(oid):
                 return got
             _discard(cached)  # a damaged cache copy: drop it and download a good one
@@ -350,8 +425,9 @@ class _Objects:
     def _download(self, oid: str, out: str, cached: str | None) -> Digest:
         """Stream `oid` from the remote into `out` and, once its md5 matches, into the cache.
 
-        The cache copy is made after the check, from `out`: a reflink where the filesystem
-        can share blocks (no second write), else a copy by the kernel."""
+        Each part is written to `out` and to a temporary file beside the cache entry as it
+        arrives, so the cache copy costs no second pass over the artifact; the temporary file
+        takes the entry's name only after the check."""
         path = self.remote.oid_to_path(oid)
         try:
             size = self.remote.fs.size(path)
@@ -362,15 +438,19 @@ class _Objects:
             raise RegistryError(f"could not reach the DVC remote for {self.label} "
                                 f"({_why(exc)}): check that it is reachable and its "
                                 "credentials are set, then re-run") from None
+        keep = _cache_tmp(cached) if cached else None
         try:
-            with open(out, "wb") as dst:
-                got = _drain(self._parts(path, size), [dst], self.progress)
+            with open(out, "wb") as dst, (open(keep, "wb") if keep else nullcontext()) as copy:
+                got = _drain(self._parts(path, size), [f for f in (dst, copy) if f],
+                             self.progress)
         except Exception as exc:  # network, credentials, server errors: all "could not download"
+            if keep:
+                _discard(keep)
             raise RegistryError(f"could not download {self.label} from the DVC remote "
                                 f"({_why(exc)}): check the remote and its credentials, "
                                 "then re-run") from None
-        if cached and got.md5 == _plain(oid):
-            _keep(out, cached)
+        if keep:
+            _keep(keep, cached, got.md5 == _plain(oid))
         return got
 
     def _parts(self, path: str, size: int):
@@ -425,29 +505,61 @@ def _plain(oid: str) -> str:
     return oid[:-len(".dir")] if oid.endswith(".dir") else oid
 
 
-def _clone_file(src: str, dst: str) -> None:
-    """`dst` as a copy of `src`: a reflink where the filesystem shares blocks (btrfs, XFS,
-    APFS: instant, no space taken), else a copy made by the kernel."""
+def _copy_hashing(src: str, dst: str, progress: "_Progress") -> Digest:
+    """`dst` as a copy of `src`, with the digest of what `dst` holds. Where the filesystem
+    shares blocks (btrfs, XFS, APFS) a reflink makes the copy and the hashing reads it back;
+    elsewhere one pass reads `src`, writes `dst` and hashes the same bytes."""
     from dvc_objects.fs.system import reflink
 
     try:
         reflink(src, dst)
+        source, targets = dst, []
     except OSError:
-        shutil.copyfile(src, dst)
+        source, targets = src, [dst]
+    with open(source, "rb") as f, ExitStack() as stack:
+        files = [stack.enter_context(open(t, "wb")) for t in targets]
+        return _drain(iter(lambda: f.read(PART), b""), files, progress)
 
 
-def _keep(path: str, cached: str) -> None:
-    """Put a verified object into DVC's cache, read-only as DVC keeps it. A cache that cannot
-    be written costs only a download next time."""
+def _cache_tmp(cached: str) -> str | None:
+    """A temporary name beside a cache entry; None if the cache cannot be written (it then
+    costs only a download next time)."""
     folder = os.path.dirname(cached)
     tmp = os.path.join(folder, f".registry-{os.getpid()}-{os.path.basename(cached)}")
     try:
         os.makedirs(folder, exist_ok=True)
-        _clone_file(path, tmp)
-        os.chmod(tmp, 0o444)
-        os.replace(tmp, cached)
+        open(tmp, "wb").close()
     except OSError:
-        _discard(tmp)
+        return None
+    return tmp
+
+
+def _keep(tmp: str, cached: str, good: bool) -> None:
+    """Put a verified object into DVC's cache, read-only as DVC keeps it; a bad one never."""
+    try:
+        if good:
+            os.chmod(tmp, 0o444)
+            os.replace(tmp, cached)
+            return
+    except OSError:
+        pass
+    _discard(tmp)
+
+
+def _into_cache(path: str, cached: str) -> None:
+    """A copy of `path` (whose md5 names `cached`) as a DVC cache entry."""
+    from dvc_objects.fs.system import reflink
+
+    tmp = _cache_tmp(cached)
+    if tmp is None:
+        raise RegistryError(f"cannot write to the DVC cache ({os.path.dirname(cached)}): "
+                            "check its permissions")
+    try:
+        reflink(path, tmp + ".link")
+        os.replace(tmp + ".link", tmp)
+    except OSError:
+        shutil.copyfile(path, tmp)
+    _keep(tmp, cached, True)
 
 
 def _discard(path: str) -> None:
@@ -475,6 +587,12 @@ class _Progress:
         if self.enabled and now - self.start >= 0.5 and now - self.last >= 0.25:
             self.last = now
             self._draw(now)
+
+    def __enter__(self) -> "_Progress":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
 
     def close(self) -> None:
         if self.drawn:
