@@ -14,7 +14,7 @@ import re
 import shutil
 import subprocess
 import tempfile
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import datetime, timedelta, timezone
 
 from . import cards, config, reports, storage, yamlio
@@ -714,14 +714,19 @@ class Registry:
             # A file unchanged since it was hashed (DVC's own test: inode, size, mtime) needs
             # no second hashing; a folder DVC hashes again, and the two must agree.
             unchanged = identity is not None and storage.file_identity(source) == identity
-            storage.add(self.root, dest, digest if unchanged else None)
-            pointer = storage.read_pointer(
-                open(os.path.join(self.root, dest + ".dvc"), "rb").read(), dest + ".dvc")
-            if digest.md5 != pointer.md5:
-                raise RegistryError(f"{source} changed while it was being registered: re-run")
-            _write_text(card_file, new_text)
-            self._set_dvc_entry(name, dest, front)
-            if push:
+            # Such a file can be uploaded by its md5 while DVC tracks it; the rest after.
+            early = push and unchanged
+            with (storage.uploading(self.root, os.path.join(self.root, dest), digest.md5,
+                                    cfg.remote) if early else nullcontext()):
+                storage.add(self.root, dest, digest if unchanged else None)
+                pointer = storage.read_pointer(
+                    open(os.path.join(self.root, dest + ".dvc"), "rb").read(), dest + ".dvc")
+                if digest.md5 != pointer.md5:
+                    raise RegistryError(f"{source} changed while it was being registered: "
+                                        "re-run")
+                _write_text(card_file, new_text)
+                self._set_dvc_entry(name, dest, front)
+            if push and not early:
                 storage.push(self.root, [dest + ".dvc"], cfg.remote)
             commit = self.git.commit(touched, message or f"Register {name} {version}")
 

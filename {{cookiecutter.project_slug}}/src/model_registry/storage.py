@@ -17,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from contextlib import ExitStack, nullcontext
+from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass
 
 from . import yamlio
@@ -225,37 +225,67 @@ def remove(root: str, pointer_file: str) -> None:
 def push(root: str, targets: list[str], remote: str | None) -> None:
     """Upload the targets' objects from the DVC cache to the DVC remote, as `dvc push` would
     (same keys, objects already there skipped, a folder's files before its manifest); raises
-    naming the remote on failure.
-
-    The upload runs in this process through the remote's DVC filesystem: no second DVC start
-    and index walk, and S3 gets UPLOAD_JOBS parts of UPLOAD_PART bytes at a time."""
+    naming the remote on failure. It runs in this process through the remote's DVC
+    filesystem: no second DVC start and index walk."""
     from dvc.repo import Repo
 
-    name = remote or "the default remote"
     _quiet_dvc()
-    try:
-        with Repo(root) as repo:
+    with _upload_errors(remote) as name, Repo(root) as repo:
+        odb = repo.cloud.get_remote_odb(remote, command="push")
+        cache = repo.cache.local
+        oids = []
+        for target in targets:
+            pointer = read_pointer(open(os.path.join(root, target), "rb").read(), target)
+            if odb.exists(pointer.md5):  # a manifest goes last: its files are there too
+                continue
+            if pointer.is_dir:
+                with open(cache.oid_to_path(pointer.md5), "rb") as f:
+                    oids += [e["md5"] for e in json.load(f) if not odb.exists(e["md5"])]
+            oids.append(pointer.md5)
+        _send(odb, [(cache.oid_to_path(oid), oid) for oid in oids], name)
+
+
+@contextmanager
+def uploading(root: str, path: str, md5: str, remote: str | None):
+    """Upload one file whose md5 is known (an artifact just placed in the work tree) to its
+    key in the DVC remote, in a thread, while the block tracks it with DVC: the upload, the
+    long part, hides the cache copy. The block's end waits for it and raises its error. The
+    key is the content's md5, so an object sent before DVC cached it means the same."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from dvc.repo import Repo  # imported here, not first in the thread, beside the block's
+
+    def send() -> None:
+        with _upload_errors(remote) as name, Repo(root) as repo:
             odb = repo.cloud.get_remote_odb(remote, command="push")
-            cache = repo.cache.local
-            oids = []
-            for target in targets:
-                pointer = read_pointer(open(os.path.join(root, target), "rb").read(), target)
-                if odb.exists(pointer.md5):  # a manifest goes last: its files are there too
-                    continue
-                if pointer.is_dir:
-                    with open(cache.oid_to_path(pointer.md5), "rb") as f:
-                        oids += [e["md5"] for e in json.load(f) if not odb.exists(e["md5"])]
-                oids.append(pointer.md5)
-            total = sum(os.path.getsize(cache.oid_to_path(oid)) for oid in oids)
-            with _Progress(f"uploading to {name}", total) as progress:
-                for oid in oids:
-                    _upload(odb, cache.oid_to_path(oid), oid, progress)
+            if not odb.exists(md5):
+                _send(odb, [(path, md5)], name)
+
+    _quiet_dvc()
+    with ThreadPoolExecutor(1, thread_name_prefix="upload") as pool:
+        sent = pool.submit(send)
+        yield  # if the block fails, its error wins once the upload has ended
+        sent.result()
+
+
+@contextmanager
+def _upload_errors(remote: str | None):
+    """Any failure of an upload as one error naming the remote and what to check."""
+    name = remote or "the default remote"
+    try:
+        yield name
     except RegistryError:
         raise
     except Exception as exc:  # network, credentials, a missing folder: all "could not upload"
         raise RegistryError(f"could not upload to DVC remote {name} ({_why(exc)}): check that "
                             "the remote is reachable and its credentials are set, then re-run"
                             ) from None
+
+
+def _send(odb, files: list[tuple[str, str]], name: str) -> None:
+    with _Progress(f"uploading to {name}", sum(os.path.getsize(p) for p, _ in files)) as shown:
+        for path, oid in files:
+            _upload(odb, path, oid, shown)
 
 
 def _upload(odb, path: str, oid: str, progress: "_Progress") -> None:
