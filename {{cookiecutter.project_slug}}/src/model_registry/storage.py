@@ -17,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from contextlib import ExitStack, contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from . import yamlio
@@ -193,7 +193,7 @@ def add(root: str, relpath: str, known: Digest | None = None) -> None:
     did not change since it hashed them): DVC's state learns the md5, as it would after
     hashing the file itself, and the cache entry is made by the kernel (a reflink where the
     filesystem shares blocks), so DVC neither reads a large artifact again to hash it nor
-    copies it through Python."""
+    copies it through Python. Should that copy fail, DVC makes its own."""
     from dvc.repo import Repo
 
     _quiet_dvc()
@@ -207,7 +207,7 @@ def add(root: str, relpath: str, known: Digest | None = None) -> None:
                 repo.state.save(path, repo.fs, HashInfo("md5", known.md5))
                 cached = repo.cache.local.oid_to_path(known.md5)
                 if not os.path.isfile(cached):
-                    _into_cache(path, cached)
+                    _keep(path, cached)
             # The work-tree file already is a copy of the cache entry: DVC's relink would
             # only copy it over itself.
             repo.add(relpath, relink=not placed)
@@ -417,7 +417,9 @@ class _Objects:
         """The object `oid` written to `out`; the caller compares the md5 returned."""
         cached = self.cache.oid_to_path(oid) if self.cache else None
         if cached and os.path.isfile(cached):
-            got = _copy_hashing(cached, out, self.progress)
+            _clone_file(cached, out)
+            with open(out, "rb") as copy:  # hash what was written, not what was meant to be
+                got = _drain(iter(lambda: copy.read(PART), b""), [], self.progress)
             if got.md5 == _plain(oid):
                 return got
             _discard(cached)  # a damaged cache copy: drop it and download a good one
@@ -455,9 +457,8 @@ class _Objects:
     def _download(self, oid: str, out: str, cached: str | None) -> Digest:
         """Stream `oid` from the remote into `out` and, once its md5 matches, into the cache.
 
-        Each part is written to `out` and to a temporary file beside the cache entry as it
-        arrives, so the cache copy costs no second pass over the artifact; the temporary file
-        takes the entry's name only after the check."""
+        The cache copy is made after the check, from `out`: a reflink where the filesystem
+        can share blocks (no second write), else a copy by the kernel."""
         path = self.remote.oid_to_path(oid)
         try:
             size = self.remote.fs.size(path)
@@ -468,19 +469,15 @@ class _Objects:
             raise RegistryError(f"could not reach the DVC remote for {self.label} "
                                 f"({_why(exc)}): check that it is reachable and its "
                                 "credentials are set, then re-run") from None
-        keep = _cache_tmp(cached) if cached else None
         try:
-            with open(out, "wb") as dst, (open(keep, "wb") if keep else nullcontext()) as copy:
-                got = _drain(self._parts(path, size), [f for f in (dst, copy) if f],
-                             self.progress)
+            with open(out, "wb") as dst:
+                got = _drain(self._parts(path, size), [dst], self.progress)
         except Exception as exc:  # network, credentials, server errors: all "could not download"
-            if keep:
-                _discard(keep)
             raise RegistryError(f"could not download {self.label} from the DVC remote "
                                 f"({_why(exc)}): check the remote and its credentials, "
                                 "then re-run") from None
-        if keep:
-            _keep(keep, cached, got.md5 == _plain(oid))
+        if cached and got.md5 == _plain(oid):
+            _keep(out, cached)
         return got
 
     def _parts(self, path: str, size: int):
@@ -535,61 +532,29 @@ def _plain(oid: str) -> str:
     return oid[:-len(".dir")] if oid.endswith(".dir") else oid
 
 
-def _copy_hashing(src: str, dst: str, progress: "_Progress") -> Digest:
-    """`dst` as a copy of `src`, with the digest of what `dst` holds. Where the filesystem
-    shares blocks (btrfs, XFS, APFS) a reflink makes the copy and the hashing reads it back;
-    elsewhere one pass reads `src`, writes `dst` and hashes the same bytes."""
+def _clone_file(src: str, dst: str) -> None:
+    """`dst` as a copy of `src`: a reflink where the filesystem shares blocks (btrfs, XFS,
+    APFS: instant, no space taken), else a copy made by the kernel."""
     from dvc_objects.fs.system import reflink
 
     try:
         reflink(src, dst)
-        source, targets = dst, []
     except OSError:
-        source, targets = src, [dst]
-    with open(source, "rb") as f, ExitStack() as stack:
-        files = [stack.enter_context(open(t, "wb")) for t in targets]
-        return _drain(iter(lambda: f.read(PART), b""), files, progress)
+        shutil.copyfile(src, dst)
 
 
-def _cache_tmp(cached: str) -> str | None:
-    """A temporary name beside a cache entry; None if the cache cannot be written (it then
-    costs only a download next time)."""
+def _keep(path: str, cached: str) -> None:
+    """Put a verified object into DVC's cache, read-only as DVC keeps it. A cache that cannot
+    be written costs only a download next time."""
     folder = os.path.dirname(cached)
     tmp = os.path.join(folder, f".registry-{os.getpid()}-{os.path.basename(cached)}")
     try:
         os.makedirs(folder, exist_ok=True)
-        open(tmp, "wb").close()
+        _clone_file(path, tmp)
+        os.chmod(tmp, 0o444)
+        os.replace(tmp, cached)
     except OSError:
-        return None
-    return tmp
-
-
-def _keep(tmp: str, cached: str, good: bool) -> None:
-    """Put a verified object into DVC's cache, read-only as DVC keeps it; a bad one never."""
-    try:
-        if good:
-            os.chmod(tmp, 0o444)
-            os.replace(tmp, cached)
-            return
-    except OSError:
-        pass
-    _discard(tmp)
-
-
-def _into_cache(path: str, cached: str) -> None:
-    """A copy of `path` (whose md5 names `cached`) as a DVC cache entry."""
-    from dvc_objects.fs.system import reflink
-
-    tmp = _cache_tmp(cached)
-    if tmp is None:
-        raise RegistryError(f"cannot write to the DVC cache ({os.path.dirname(cached)}): "
-                            "check its permissions")
-    try:
-        reflink(path, tmp + ".link")
-        os.replace(tmp + ".link", tmp)
-    except OSError:
-        shutil.copyfile(path, tmp)
-    _keep(tmp, cached, True)
+        _discard(tmp)
 
 
 def _discard(path: str) -> None:
