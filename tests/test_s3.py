@@ -218,6 +218,25 @@ def test_bucket_holds_only_dvc_content_addressed_objects(world):
     assert expected | {object_key(manifest)} <= set(keys)
 
 
+def test_plain_dvc_finds_what_register_wrote_up_to_date(world, tmp_path):
+    """register tracks and uploads through DVC's API, not its CLI: DVC itself sees the work
+    tree, the cache and the bucket in step (nothing changed, nothing to push), and a fresh
+    clone pulls every artifact with `dvc pull`."""
+    def dvc(repo: Path, *args: str, env: dict) -> str:
+        return subprocess.run([sys.executable, "-m", "dvc", *args], cwd=repo, env=env,
+                              check=True, capture_output=True, text=True).stdout
+
+    repo = world["repo"]
+    assert json.loads(dvc(repo, "status", "--json", env=world["here"])) == {}
+    assert json.loads(dvc(repo, "status", "--cloud", "--json", env=world["here"])) == {}
+    fresh = clone(world, "clone-dvc-pull")
+    dvc(fresh, "pull", "--quiet", env=world["there"])
+    files = world["files"]
+    assert file_md5(fresh / "models" / "churn" / "churn-v1.1.0.pkl") == file_md5(
+        files["churn", "v1.1.0"])
+    assert same_tree(fresh / "models" / "fraud" / "model", files["fraud", "v0.1.0"])
+
+
 def test_no_credential_in_any_tracked_file_or_pushed_object(world):
     secrets = (world["server"].secret_key, world["server"].access_key)
     origin = world["origin"]

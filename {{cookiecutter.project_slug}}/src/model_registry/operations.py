@@ -11,7 +11,7 @@ import json
 import os
 import re
 import subprocess
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import datetime, timedelta, timezone
 
 # Modules only some commands need (reports, shutil, tempfile, math) are imported where they are
@@ -739,6 +739,7 @@ class Registry:
         self.git.identity_time()  # fail now, not after the commit, if git has no identity
         branch = self._check_push_target() if push else None
 
+        identity = storage.file_identity(source)
         digest = storage.digest(source)
         old_block = front.get("registry") if isinstance(front.get("registry"), dict) else {}
         changes = {"registry": {
@@ -771,14 +772,22 @@ class Registry:
                     os.path.join(self.root, old_entry + ".dvc")):
                 storage.remove(self.root, old_entry + ".dvc")
             self._place(source, dest)
-            storage.add(self.root, dest)
-            pointer = storage.read_pointer(
-                open(os.path.join(self.root, dest + ".dvc"), "rb").read(), dest + ".dvc")
-            if digest.md5 != pointer.md5:
-                raise RegistryError(f"{source} changed while it was being registered: re-run")
-            _write_text(card_file, new_text)
-            self._set_dvc_entry(name, dest, front)
-            if push:
+            # A file unchanged since it was hashed (DVC's own test: inode, size, mtime) needs
+            # no second hashing; a folder DVC hashes again, and the two must agree.
+            unchanged = identity is not None and storage.file_identity(source) == identity
+            # Such a file can be uploaded by its md5 while DVC tracks it; the rest after.
+            early = push and unchanged
+            with (storage.uploading(self.root, os.path.join(self.root, dest), digest.md5,
+                                    cfg.remote) if early else nullcontext()):
+                storage.add(self.root, dest, digest if unchanged else None)
+                pointer = storage.read_pointer(
+                    open(os.path.join(self.root, dest + ".dvc"), "rb").read(), dest + ".dvc")
+                if digest.md5 != pointer.md5:
+                    raise RegistryError(f"{source} changed while it was being registered: "
+                                        "re-run")
+                _write_text(card_file, new_text)
+                self._set_dvc_entry(name, dest, front)
+            if push and not early:
                 storage.push(self.root, [dest + ".dvc"], cfg.remote)
             before = self.git.head()
             commit = self.git.commit(touched, message or f"Register {name} {version}")

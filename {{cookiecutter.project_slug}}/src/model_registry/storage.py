@@ -1,10 +1,11 @@
 """Artifact bytes: DVC tracks them, the DVC remote keeps them, and we verify every byte we hand out.
 
-DVC is driven through its CLI for writes (`dvc add`, `dvc push`: the interface DVC keeps stable)
-and through its object stores (the local cache, then the remote) for reads at any revision. DVC
-is imported only here and only inside the functions that need it, so resolving a version never
-pays for it; hashlib, shutil and tempfile, which reading a pointer needs neither, are imported
-where they are used too.
+DVC is driven through its Python API, in this process: `Repo.add` (what `dvc add` runs) tracks an
+artifact and writes its pointer; uploads and reads go through DVC's object stores (the local
+cache, the remote), so the remote holds exactly what `dvc push` would put there. DVC is imported
+only here and only inside the functions that need it, so resolving a version never pays for it;
+hashlib, shutil and tempfile, which reading a pointer needs neither, are imported where they
+are used too.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import re
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from . import yamlio
@@ -158,28 +160,62 @@ def _show_progress() -> bool:
     return PROGRESS if PROGRESS is not None else sys.stderr.isatty()
 
 
-def _dvc(root: str, *args: str, progress: bool = False) -> str:
-    """Run a DVC command; with `progress`, its own progress bars (and errors) reach the
-    terminal, since a long `dvc add` or `dvc push` that shows nothing looks hung."""
+def _dvc(root: str, *args: str) -> str:
+    """Run a DVC command (for the rare ones the helper does not drive in process)."""
     proc = subprocess.run([sys.executable, "-m", "dvc", *args], cwd=root, text=True,
-                          stdout=subprocess.PIPE, stderr=None if progress else subprocess.PIPE,
-                          env={**os.environ, "DVC_NO_ANALYTICS": "1"})
+                          capture_output=True, env={**os.environ, "DVC_NO_ANALYTICS": "1"})
     if proc.returncode != 0:
-        lines = [l for l in ((proc.stderr or "") + proc.stdout).splitlines() if l.strip()]
+        lines = [l for l in (proc.stderr + proc.stdout).splitlines() if l.strip()]
         errors = [l for l in lines if l.startswith("ERROR")]
-        default = ["see DVC's message above"] if progress else ["no output"]
-        raise RegistryError(f"dvc {args[0]} failed: {(errors or lines or default)[-1]}")
+        raise RegistryError(f"dvc {args[0]} failed: {(errors or lines or ['no output'])[-1]}")
     return proc.stdout
 
 
-def _quiet_unless_progress() -> tuple[list[str], bool]:
-    show = _show_progress()
-    return ([] if show else ["--quiet"]), show
+def file_identity(path: str) -> tuple | None:
+    """What DVC trusts to know a file unchanged (inode, size, mtime); None for a folder."""
+    if os.path.isdir(path):
+        return None
+    st = os.stat(path)
+    return st.st_ino, st.st_size, st.st_mtime_ns
 
 
-def add(root: str, relpath: str) -> None:
-    quiet, show = _quiet_unless_progress()
-    _dvc(root, "add", *quiet, relpath, progress=show)
+def _quiet_dvc() -> None:
+    """DVC's own progress bars only where ours would show (a terminal, not --json); its
+    console stays off, as DVC leaves it for callers of its API."""
+    import logging
+
+    if not _show_progress():
+        logging.getLogger("dvc").setLevel(logging.CRITICAL)
+
+
+def add(root: str, relpath: str, known: Digest | None = None) -> None:
+    """`dvc add relpath`, run in this process: DVC writes the pointer, the .gitignore entry and
+    the cache entry. `known` is the digest of exactly these bytes (the caller checked that they
+    did not change since it hashed them): DVC's state learns the md5, as it would after
+    hashing the file itself, and the cache entry is made by the kernel (a reflink where the
+    filesystem shares blocks), so DVC neither reads a large artifact again to hash it nor
+    copies it through Python. Should that copy fail, DVC makes its own."""
+    from dvc.repo import Repo
+
+    _quiet_dvc()
+    path = os.path.abspath(os.path.join(root, relpath))
+    placed = known is not None and not os.path.isdir(path)
+    try:
+        with Repo(root) as repo:
+            if placed:
+                from dvc_data.hashfile.hash_info import HashInfo
+
+                repo.state.save(path, repo.fs, HashInfo("md5", known.md5))
+                cached = repo.cache.local.oid_to_path(known.md5)
+                if not os.path.isfile(cached):
+                    _keep(path, cached)
+            # The work-tree file already is a copy of the cache entry: DVC's relink would
+            # only copy it over itself.
+            repo.add(relpath, relink=not placed)
+    except RegistryError:
+        raise
+    except Exception as exc:  # DVC raises many types; all mean "could not track it"
+        raise RegistryError(f"dvc add failed: {_why(exc)}") from None
 
 
 def remove(root: str, pointer_file: str) -> None:
@@ -188,16 +224,84 @@ def remove(root: str, pointer_file: str) -> None:
 
 
 def push(root: str, targets: list[str], remote: str | None) -> None:
-    """Upload the targets' data to the DVC remote; raises naming the remote on failure."""
+    """Upload the targets' objects from the DVC cache to the DVC remote, as `dvc push` would
+    (same keys, objects already there skipped, a folder's files before its manifest); raises
+    naming the remote on failure. It runs in this process through the remote's DVC
+    filesystem: no second DVC start and index walk."""
+    from dvc.repo import Repo
+
+    _quiet_dvc()
+    with _upload_errors(remote) as name, Repo(root) as repo:
+        odb = repo.cloud.get_remote_odb(remote, command="push")
+        cache = repo.cache.local
+        oids = []
+        for target in targets:
+            pointer = read_pointer(open(os.path.join(root, target), "rb").read(), target)
+            if odb.exists(pointer.md5):  # a manifest goes last: its files are there too
+                continue
+            if pointer.is_dir:
+                with open(cache.oid_to_path(pointer.md5), "rb") as f:
+                    oids += [e["md5"] for e in json.load(f) if not odb.exists(e["md5"])]
+            oids.append(pointer.md5)
+        _send(odb, [(cache.oid_to_path(oid), oid) for oid in oids], name)
+
+
+@contextmanager
+def uploading(root: str, path: str, md5: str, remote: str | None):
+    """Upload one file whose md5 is known (an artifact just placed in the work tree) to its
+    key in the DVC remote, in a thread, while the block tracks it with DVC: the upload, the
+    long part, hides the cache copy. The block's end waits for it and raises its error. The
+    key is the content's md5, so an object sent before DVC cached it means the same."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from dvc.repo import Repo  # imported here, not first in the thread, beside the block's
+
+    def send() -> None:
+        with _upload_errors(remote) as name, Repo(root) as repo:
+            odb = repo.cloud.get_remote_odb(remote, command="push")
+            if not odb.exists(md5):
+                _send(odb, [(path, md5)], name)
+
+    _quiet_dvc()
+    with ThreadPoolExecutor(1, thread_name_prefix="upload") as pool:
+        sent = pool.submit(send)
+        yield  # if the block fails, its error wins once the upload has ended
+        sent.result()
+
+
+@contextmanager
+def _upload_errors(remote: str | None):
+    """Any failure of an upload as one error naming the remote and what to check."""
+    name = remote or "the default remote"
     try:
-        quiet, show = _quiet_unless_progress()
-        _dvc(root, "push", *quiet, *(["--remote", remote] if remote else []), *targets,
-             progress=show)
-    except RegistryError as exc:
-        name = remote or "the default remote"
-        raise RegistryError(f"could not upload to DVC remote {name} ({exc}): check that the "
-                            "remote is reachable and its credentials are set, then re-run"
+        yield name
+    except RegistryError:
+        raise
+    except Exception as exc:  # network, credentials, a missing folder: all "could not upload"
+        raise RegistryError(f"could not upload to DVC remote {name} ({_why(exc)}): check that "
+                            "the remote is reachable and its credentials are set, then re-run"
                             ) from None
+
+
+def _send(odb, files: list[tuple[str, str]], name: str) -> None:
+    with _Progress(f"uploading to {name}", sum(os.path.getsize(p) for p, _ in files)) as shown:
+        for path, oid in files:
+            _upload(odb, path, oid, shown)
+
+
+def _upload(odb, path: str, oid: str, progress: "_Progress") -> None:
+    """One cache object to its key in the remote: a local remote copies to a temporary name
+    and renames; S3 assembles a multipart upload only when every part has arrived, so a
+    remote never shows half an object."""
+    from fsspec.callbacks import Callback
+
+    class Advance(Callback):
+        def relative_update(self, inc=1):
+            progress.advance(inc)
+
+    parts = {"max_concurrency": UPLOAD_JOBS, "chunksize": UPLOAD_PART} if hasattr(
+        odb.fs.fs, "max_concurrency") else {}
+    odb.fs.put_file(path, odb.oid_to_path(oid), callback=Advance(), **parts)
 
 
 def remote_problems(root: str, pointers: list[Pointer], remote: str | None = None,
@@ -303,6 +407,10 @@ def fetch(repo: str, rev: str, pointer: Pointer, dest: str, force: bool,
 # (JOBS + 1) * PART bytes are held, so fetching 1 GiB or 100 GiB takes the same memory.
 PART = 8 << 20
 JOBS = 4
+# An upload sends UPLOAD_JOBS parts of UPLOAD_PART bytes at a time (s3fs reads a batch, then
+# sends it): 128 MiB held, where DVC's defaults hold 8 parts of 50 MiB.
+UPLOAD_PART = 16 << 20
+UPLOAD_JOBS = 8
 
 
 class _Objects:
@@ -509,6 +617,12 @@ class _Progress:
         if self.enabled and now - self.start >= 0.5 and now - self.last >= 0.25:
             self.last = now
             self._draw(now)
+
+    def __enter__(self) -> "_Progress":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
 
     def close(self) -> None:
         if self.drawn:
