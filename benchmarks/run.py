@@ -204,7 +204,6 @@ class Row:
     label: str
     kind: str  # helper | floor | tool
     argv: object  # callable(built) -> argv list
-    needs: str | None = None  # a helper subcommand that may not exist yet
 
 
 def helper(*args) -> list[str]:
@@ -233,7 +232,7 @@ ROWS = [
     Row("history_model", "registry history NAME", "helper",
         lambda b: helper("history", b.model, "--json")),
     Row("check_ref", "registry check-ref TAG", "helper",
-        lambda b: helper("check-ref", b.check_ref_tag, "--json"), needs="check-ref"),
+        lambda b: helper("check-ref", b.check_ref_tag, "--json")),
     Row("floor_all", "floor: python + for-each-ref of all tags", "floor",
         lambda b: [PY, "-c", FLOOR, "git", "for-each-ref", f"--format={FORMAT}", "refs/tags/"]),
     Row("list_cold", "registry list, cold read cache", "helper",
@@ -243,9 +242,9 @@ ROWS = [
         lambda b: [PY, "-c", FLOOR_WHICH, _pointers_file(b), "git", "for-each-ref",
                    f"--format={FORMAT}", "refs/tags/"]),
     Row("which_cold", "registry which MD5, cold read cache", "helper",
-        lambda b: cold("which", b.which_md5, "--json"), needs="which"),
+        lambda b: cold("which", b.which_md5, "--json")),
     Row("which", "registry which MD5", "helper",
-        lambda b: helper("which", b.which_md5, "--json"), needs="which"),
+        lambda b: helper("which", b.which_md5, "--json")),
     Row("help", "registry --help", "helper", lambda b: helper("--help")),
     Row("gto_show_latest", "gto show NAME@latest", "tool",
         lambda b: [str(BIN / "gto"), "show", f"{b.model}@latest", "--json"]),
@@ -284,12 +283,6 @@ def environment(built: synth.Built, for_helper: bool) -> dict:
     return env
 
 
-def has_subcommand(built: synth.Built, name: str) -> bool:
-    proc = subprocess.run(helper(name, "--help"), cwd=built.root,
-                          env=environment(built, True), capture_output=True)
-    return proc.returncode == 0
-
-
 def heavy_imports(built: synth.Built) -> list[str]:
     """Top-level packages from HEAVY that `registry resolve NAME@latest` imports."""
     proc = subprocess.run([PY, "-X", "importtime", "-m", "model_registry", "resolve",
@@ -316,8 +309,7 @@ def bench_size(label: str, tags: int, args, estimates: dict) -> dict:
           f"built in {sum(built.seconds.values()):.1f} s "
           f"({', '.join(f'{k} {v:.1f} s' for k, v in built.seconds.items())})", flush=True)
     helper_env, tool_env = environment(built, True), environment(built, False)
-    missing = {r.needs for r in ROWS if r.needs and not has_subcommand(built, r.needs)}
-    result = {"registry": asdict(built), "missing": sorted(missing), "times": {}}
+    result = {"registry": asdict(built), "times": {}}
 
     def show(state, row):
         print(f"[{label}] {state:6} {row.label:44} {fmt(result['times'][state][row.key])}",
@@ -325,15 +317,9 @@ def bench_size(label: str, tags: int, args, estimates: dict) -> dict:
 
     def timed_rows(state, rows):
         times = result["times"].setdefault(state, {})
-        ready = []
-        for row in rows:
-            if row.needs in missing:
-                times[row.key] = Timing(note="n/a (not implemented)")
-            else:
-                ready.append(row)
-        found = measure_interleaved([(r.argv(built), built.root, helper_env) for r in ready],
+        found = measure_interleaved([(r.argv(built), built.root, helper_env) for r in rows],
                                     args.runs)
-        for row, timing in zip(ready, found):
+        for row, timing in zip(rows, found):
             times[row.key] = timing
             show(state, row)
 
@@ -371,7 +357,7 @@ def bench_size(label: str, tags: int, args, estimates: dict) -> dict:
     print(f"[{label}] git pack-refs --all of the {left} tags still loose: "
           f"{result['pack_refs']['seconds']:.2f} s", flush=True)
     result["imports"] = heavy_imports(built) if label == args.sizes[0] else None
-    result["checks"] = compare(built, result["times"]["packed"], missing)
+    result["checks"] = compare(built, result["times"]["packed"])
     for line in result["checks"]["differences"]:
         print(f"[{label}] DIFFERENCE: {line}", flush=True)
     return result
@@ -409,7 +395,7 @@ def _decades(a: int, b: int) -> float:
 # ---------------------------------------------------------------- the same answers
 
 
-def compare(built: synth.Built, times: dict, missing: set) -> dict:
+def compare(built: synth.Built, times: dict) -> dict:
     """The helper's answers against gto's and DVC's, from the outputs of the timed runs."""
     differences, compared = [], []
 
@@ -490,7 +476,7 @@ def fmt(timing: Timing | None) -> str:
         return "-"
     if timing.failed:
         return "failed"
-    if timing.median is None:  # "skipped: ...", "stopped after ...", "n/a (not implemented)"
+    if timing.median is None:  # "skipped: ...", "stopped after ..."
         return timing.note.split()[0].rstrip(":") if timing.note else "-"
     text = fmt_seconds(timing.median)
     return text + (f" ({len(timing.runs)})" if len(timing.runs) < 3 else "")
@@ -671,7 +657,7 @@ def evaluate(results: dict, labels: list[str]) -> list[dict]:
             w = worst(l, key)
             add(f"which over 10k versions under 2 s{how} ({versions} versions, {l})",
                 None if w is None else w < 2,
-                "not implemented" if w is None else " / ".join(
+                "not measured" if w is None else " / ".join(
                     f"{fmt_seconds(median(results, l, s, key))} {s}" for s in STATES))
     imports = next((results[l]["imports"] for l in labels if results[l]["imports"] is not None),
                    None)
