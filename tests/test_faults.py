@@ -37,7 +37,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import bake_template, git, helper_env, registry
+from conftest import bake_template, git, helper_env, registry, with_origin
 
 pytestmark = pytest.mark.xdist_group("faults")
 
@@ -486,10 +486,7 @@ def test_wrong_s3_credentials_at_register_change_nothing(s3_server, tmp_path):
     bucket = s3_server.new_bucket()
     repo = bake_template(tmp_path, remote="s3", s3_url=f"s3://{bucket}/dvc",
                          s3_endpoint_url=s3_server.endpoint)
-    origin = tmp_path / "origin.git"
-    git(tmp_path, "init", "--quiet", "--bare", "-b", "main", str(origin))
-    git(repo, "remote", "add", "origin", str(origin))
-    git(repo, "push", "--quiet", "origin", "main")
+    origin = with_origin(repo, tmp_path)
     (repo / ".dvc" / "config.local").write_text(
         "['remote \"storage\"']\n"
         f"    access_key_id = {s3_server.access_key}\n"

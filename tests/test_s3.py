@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import bake_template, git
+from conftest import bake_template, git, with_origin
 
 # Every test here shares one registry and one server, so all of them belong in one xdist
 # worker: `make test` uses --dist loadfile, which keeps a file together; the mark asks the
@@ -127,10 +127,7 @@ def world(s3_server, tmp_path_factory):
     bucket = s3_server.new_bucket()
     repo = bake_template(root, remote="s3", s3_url=f"s3://{bucket}/dvc",
                          s3_endpoint_url=s3_server.endpoint)
-    origin = root / "origin.git"
-    git(root, "init", "--quiet", "--bare", "-b", "main", str(origin))
-    git(repo, "remote", "add", "origin", str(origin))
-    git(repo, "push", "--quiet", "origin", "main")
+    origin = with_origin(repo, root)
     dvc = [sys.executable, "-m", "dvc", "remote", "modify", "--local", "storage"]
     for option, value in (("access_key_id", s3_server.access_key),
                           ("secret_access_key", s3_server.secret_key)):
