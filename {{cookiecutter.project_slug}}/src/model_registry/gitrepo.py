@@ -14,7 +14,7 @@ from contextlib import contextmanager
 
 from .errors import InputError, RegistryError
 from .readcache import ReadCache
-from .tags import DEPRECATE, Event, parse_tag_name
+from .tags import DEPRECATE, Event, make_event
 
 # `%(object)` is the tagged object as the tag names it (`%(*objectname)` reads that object too).
 # Brief reads (list, which: every tag, no one shown) leave out who, the message and signature,
@@ -90,8 +90,7 @@ class Git:
                 names.append((name, tag_id))
             else:
                 names.append(name)
-            parsed = parse_tag_name(name) if kind == "tag" else None
-            if parsed is None:
+            if kind != "tag":
                 continue
             if not brief:
                 tagger, email, contents, signature = fields[4:]
@@ -99,9 +98,10 @@ class Git:
                            else contents).strip()
                 signed = bool(signature)
             when, _, zone = when.partition(" ")
-            events.append(Event(name, parsed.model, parsed.action, target, int(when or 0),
-                                tagger, email, message, parsed.version, parsed.stage,
-                                parsed.counter, 0, signed, zone or "+0000", tag_id))
+            event = make_event(name, target, int(when or 0), tagger, email, message, signed,
+                               zone or "+0000", tag_id)
+            if event:
+                events.append(event)
         self._add_commit_times(events)
         return events, names
 
