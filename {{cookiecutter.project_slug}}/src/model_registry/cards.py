@@ -23,6 +23,11 @@ def card_path(model: str) -> str:
     return f"models/{model}/{CARD_FILE}"
 
 
+def card_at(commit: str, model: str) -> str:
+    """How git names the card of `model` as committed at `commit` (`git cat-file` input)."""
+    return f"{commit}:{card_path(model)}"
+
+
 def split(text: str, source: str) -> tuple[dict, str]:
     """Front matter and body of a card; a card without front matter is an error, not empty."""
     lines = text.splitlines(keepends=True)

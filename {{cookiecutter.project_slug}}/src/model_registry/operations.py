@@ -561,7 +561,7 @@ class Registry:
         registered = {e.tag: e for e in events if e.action == REGISTER}
         chosen = [registered[n] for n in candidates if n in registered]
         states = resolve_all([e for e in events if e.model in {c.model for c in chosen}])
-        spec = {e.tag: f"{e.commit}:{cards.card_path(e.model)}" for e in chosen}
+        spec = {e.tag: cards.card_at(e.commit, e.model) for e in chosen}
         if blobs is None:
             blobs = self.git.read_many(list(spec.values()))
         found = []
@@ -601,11 +601,12 @@ class Registry:
         # as deltas of their neighbours in history; asked in that order, cat-file's delta
         # cache rebuilds each tree from the last instead of from scratch (about 6x faster).
         wanted.sort(key=lambda e: e.order, reverse=True)
-        blobs = self.git.read_many([f"{e.commit}:{cards.card_path(e.model)}" for e in wanted])
+        specs = [cards.card_at(e.commit, e.model) for e in wanted]
+        blobs = self.git.read_many(specs)
         found = {key: seen.get(key, []) for key in keys.values()}  # []: not an annotated tag
-        for e in wanted:
+        for e, spec in zip(wanted, specs):
             if keys[e.tag] not in seen:
-                found[keys[e.tag]] = hashes_in(blobs[f"{e.commit}:{cards.card_path(e.model)}"])
+                found[keys[e.tag]] = hashes_in(blobs[spec])
         cache.set_cards(found)
         cache.save()
         return blobs

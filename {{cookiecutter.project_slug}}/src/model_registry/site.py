@@ -448,7 +448,7 @@ def collect(reg) -> dict:
 
     specs = []
     for name, state in states.items():
-        specs += [f"{v.commit}:{cards.card_path(name)}" for v in state.versions if v.registration]
+        specs += [cards.card_at(v.commit, name) for v in state.versions if v.registration]
         if head:
             specs.append(f"{head}:{cards.card_path(name)}")
     blobs = git.read_many(list(dict.fromkeys(specs)))
@@ -479,7 +479,7 @@ def collect(reg) -> dict:
         versions = []
         for v in sorted(chosen.values(), key=lambda v: semver_key(v.version), reverse=True):
             source = f"{cards.card_path(name)} at {v.tag}"
-            card = _card(blobs.get(f"{v.commit}:{cards.card_path(name)}"), source)
+            card = _card(blobs.get(cards.card_at(v.commit, name)), source)
             front = card["front"] if card else {}
             block = _block(front, "registry")
             reg_event = v.registration
