@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import sys
+from functools import lru_cache
 
 from .errors import InputError, RegistryError
 
@@ -29,17 +30,12 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"error: {message}: see `{self.prog} --help`\n")
 
 
+@lru_cache(maxsize=None)
 def _width() -> int:
     """The width argparse gives help text (the terminal's, less 2), measured once: argparse
     makes a formatter for every argument it adds, and each asks the terminal again."""
-    global _WIDTH
-    if _WIDTH is None:
-        import shutil
-        _WIDTH = shutil.get_terminal_size().columns - 2
-    return _WIDTH
-
-
-_WIDTH: int | None = None
+    import shutil
+    return shutil.get_terminal_size().columns - 2
 
 
 class _Help(argparse.HelpFormatter):
