@@ -8,8 +8,7 @@ For each size, `synth.py` bakes a registry from the template and fills it with `
   `which MD5` and `--help`;
 - the floor each command cannot beat: starting the interpreter and running `git for-each-ref`
   over the same refs (one model's, or all), asking for the fields the registry needs (name,
-  type, commit, tagger, dates, message, signature); for `which`, also `git cat-file --batch` of
-  every registered version's .dvc pointer;
+  type, commit, tagger, dates, message, signature; `which` finds hashes in the messages);
 - gto and DVC on the same registry: `gto show NAME@latest`, `gto show`, `gto check-ref TAG` and
   `dvc.api.artifacts_show(NAME)` (a fresh interpreter each, as a CI step would run them).
 
@@ -63,13 +62,6 @@ FIELDS = ("%(refname:strip=2)", "%(objecttype)", "%(*objectname)", "%(taggername
           "%(contents:signature)")
 FORMAT = "%1f".join(FIELDS) + "%1e"
 FLOOR = "import subprocess, sys; subprocess.run(sys.argv[1:], stdout=subprocess.PIPE, check=True)"
-FLOOR_WHICH = (
-    "import subprocess, sys\n"
-    "subprocess.run(sys.argv[2:], stdout=subprocess.PIPE, check=True)\n"
-    "with open(sys.argv[1], 'rb') as pointers:\n"
-    "    subprocess.run(['git', 'cat-file', '--batch'], stdin=pointers, stdout=subprocess.PIPE,"
-    " check=True)\n"
-)
 # The helper's read cache (model_registry/readcache.py): a cold row removes it before each run.
 READ_CACHE = os.path.join(".git", "model-registry-cache.json")
 COLD = 'rm -f "$0" && exec "$@"'
@@ -238,9 +230,6 @@ ROWS = [
     Row("list_cold", "registry list, cold read cache", "helper",
         lambda b: cold("list", "--json")),
     Row("list", "registry list", "helper", lambda b: helper("list", "--json")),
-    Row("floor_which", "floor: ... + cat-file of every pointer", "floor",
-        lambda b: [PY, "-c", FLOOR_WHICH, _pointers_file(b), "git", "for-each-ref",
-                   f"--format={FORMAT}", "refs/tags/"]),
     Row("which_cold", "registry which MD5, cold read cache", "helper",
         lambda b: cold("which", b.which_md5, "--json")),
     Row("which", "registry which MD5", "helper",
@@ -261,10 +250,6 @@ DISPLAY = [BY_KEY[k] for k in ("floor_model", "resolve_latest", "resolve_stage",
                                "check_ref")] + [FIRST_READ] + [
     r for r in ROWS if r.key not in ("floor_model", "resolve_latest", "resolve_stage",
                                      "history_model", "check_ref")]
-
-
-def _pointers_file(built: synth.Built) -> str:
-    return os.path.join(os.path.dirname(built.root), "pointers.txt")
 
 
 def environment(built: synth.Built, for_helper: bool) -> dict:
@@ -578,7 +563,7 @@ def report(results: dict, args) -> tuple[str, list[dict]]:
             ("resolve NAME@latest / its floor", "resolve_latest", "floor_model"),
             ("resolve NAME#prod / its floor", "resolve_stage", "floor_model"),
             ("list / its floor", "list", "floor_all"),
-            ("which / its floor", "which", "floor_which")):
+            ("which / its floor", "which", "floor_all")):
         out.append(f"  {text}".ljust(width) + "".join(
             fmt_ratio(ratio(median(results, l, "packed", a),
                             median(results, l, "packed", b))).rjust(11) for l in labels))

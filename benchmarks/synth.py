@@ -79,11 +79,6 @@ class Built:
     which_version: str  # NAME@vX.Y.Z whose artifact that is
     seconds: dict = field(default_factory=dict)
 
-    def pointers(self) -> list[str]:
-        """`<commit>:<path>` of every registration's .dvc pointer (what `which` must read)."""
-        with open(os.path.join(os.path.dirname(self.root), "pointers.txt")) as f:
-            return f.read().split()
-
 
 def model_name(i: int) -> str:
     """`fraud-0001`, ...; one model in ten lives in a team's namespace (`team-3/ltv-0004`)."""
@@ -210,8 +205,8 @@ def _git(root: Path, *args: str, **kwargs) -> subprocess.CompletedProcess:
 
 
 def _helper(root: Path):
-    """The helper's card and YAML modules, so cards are written the way it writes them, and
-    the baked registry's config.
+    """The helper's card and YAML modules and its registration message, so cards and tags are
+    written the way it writes them, and the baked registry's config.
 
     They come from the template, which the bake copies verbatim: a process that builds several
     registries (and deletes them) must not keep importing from the first one.
@@ -220,8 +215,9 @@ def _helper(root: Path):
     if src not in sys.path:
         sys.path.insert(0, src)
     from model_registry import cards, config, yamlio
+    from model_registry.tags import with_hashes
 
-    return cards, config.load(str(root)), yamlio
+    return cards, config.load(str(root)), yamlio, with_hashes
 
 
 def _plain(value: str) -> bool:
@@ -269,7 +265,7 @@ def _fill(root: Path, tags: int, per_model: int, seed: int, seconds: dict) -> Bu
     `git clone` writes.
     """
     started = time.perf_counter()
-    cards, cfg, yamlio = _helper(root)
+    cards, cfg, yamlio, with_hashes = _helper(root)
     check_own_repository(root)
     git_dir = root / ".git"
     base = _git(root, "rev-parse", "HEAD", capture_output=True, text=True,
@@ -294,7 +290,6 @@ def _fill(root: Path, tags: int, per_model: int, seed: int, seconds: dict) -> Bu
     counters = [0] * count
     seen = [0] * count
     artifacts: list[str] = []
-    pointers: list[tuple[int, str]] = []
     events: list[tuple[str, int, int, str]] = []  # tag name, commit mark, time, message
     deprecated = []
     tip, mark = None, 0
@@ -347,10 +342,10 @@ def _fill(root: Path, tags: int, per_model: int, seed: int, seconds: dict) -> Bu
             tip = mark
             latest[i] = version
             marks[(i, version)] = mark
-            pointers.append((mark, f"{path}.dvc"))
             if i == 0 and which is None and seen[i] > per_model // 2:
                 which = (md5, sha, f"{name}@{version}")
             tag, target = f"{name}@{version}", mark
+            message = with_hashes(message, md5, sha)  # as register tags it
         elif action == "assign":
             counters[i] += 1
             tag, target = f"{name}#{stage}#{counters[i]}", marks[(i, version)]
@@ -387,8 +382,6 @@ def _fill(root: Path, tags: int, per_model: int, seed: int, seconds: dict) -> Bu
     started = time.perf_counter()
     _git(root, "reset", "--quiet", "--hard", "main", check=True)
     seconds["checkout"] = time.perf_counter() - started
-    with open(root.parent / "pointers.txt", "w") as f:
-        f.writelines(f"{commit_of[m]}:{p}\n" for m, p in pointers)
     first_tag = next(f"{BENCH_MODEL}@{v}" for a, v, _ in plans[0] if a == "register")
     return Built(root=str(root), tags=len(events), models=count, versions=mark,
                  commits=mark + 1, deprecated=deprecated, model=BENCH_MODEL,

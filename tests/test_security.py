@@ -159,6 +159,42 @@ def test_sign_makes_an_ssh_signed_tag_that_git_itself_verifies(w):
     assert "SIGNATURE" not in git(w.repo, "cat-file", "tag", "churn@v1.1.0")
 
 
+def test_a_registration_tag_attests_its_artifact_hashes_under_its_signature(w):
+    """The tag message ends with the bytes' md5 and sha256 as git trailers, so a signed tag
+    vouches for the artifact itself, and git reads them back as trailers."""
+    trailers = git(w.repo, "tag", "-l", "--format=%(trailers:only,unfold)", "churn@v1.1.0")
+    assert trailers.split("\n") == [f"Artifact-MD5: {md5(w.files['b'])}",
+                                     f"Artifact-SHA256: {sha256(w.files['b'])}"]
+    signed = git(w.repo, "cat-file", "tag", "churn@v1.0.0")
+    assert (f"\n\nArtifact-MD5: {md5(w.files['a'])}\nArtifact-SHA256: {sha256(w.files['a'])}"
+            "\n-----BEGIN SSH SIGNATURE-----") in signed
+    history = {e["tag"]: e for e in as_json(run(w.repo, "history", "legacy", "--json"))}
+    assert history["legacy@v1.0.0"]["message"].splitlines()[0] == "first legacy model"
+
+
+def test_verify_finds_a_tag_whose_hashes_disagree_with_its_card(w, tmp_path):
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "--quiet", str(w.origin), str(clone))
+    commit = git(clone, "rev-parse", "churn@v1.1.0^{commit}")
+    git(clone, "tag", "-a", "-m", f"Register churn v1.1.1\n\nArtifact-MD5: {'e' * 32}\n"
+        f"Artifact-SHA256: {sha256(w.files['b'])}", "churn@v1.1.1", commit)
+    stderr = failed(run(clone, "verify", "churn@v1.1.1", check=False), 1)
+    assert f"tag churn@v1.1.1 gives the artifact md5 {'e' * 32}" in stderr
+    assert "the tag does not describe this version" in stderr
+    assert as_json(run(clone, "verify", "churn@v1.1.0", "--json"))["ok"] is True
+
+
+def test_which_reads_the_card_of_a_tag_without_hashes(w, tmp_path):
+    """Tags made by hand or by other tools carry no trailers: `which` finds their versions
+    through their cards, as it finds the others through their tags."""
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "--quiet", str(w.origin), str(clone))
+    git(clone, "tag", "-a", "-m", "Register churn v1.2.1", "churn@v1.2.1")  # v1.2.0's commit
+    found = as_json(run(clone, "which", md5(w.files["c"]), "--json"))
+    assert sorted((r["version"], r["sha256"]) for r in found) == [
+        ("v1.2.0", sha256(w.files["c"])), ("v1.2.1", sha256(w.files["c"]))]
+
+
 def test_allowed_signers_is_the_registry_file_named_in_registry_yaml(w):
     assert "allowed_signers: allowed_signers" in (w.repo / "registry.yaml").read_text()
     assert "namespaces=\"git\"" in git(w.origin, "show", "main:allowed_signers")
@@ -369,9 +405,11 @@ def test_which_finds_every_version_by_md5_active_deregistered_and_deprecated(w, 
         assert row["commit"] == git(w.repo, "rev-parse", f"{name}@{version}^{{commit}}")
         assert row["card"] == f"models/{name}/card.md"
         assert (row["md5"], row["sha256"]) == (md5(w.files["a"]), sha256(w.files["a"]))
-    # The cards of all registered versions come from one `git cat-file --batch`; no git
-    # process is started per tag (there are more than a dozen tags, and a handful of calls).
+    # Every tag object comes from one `git cat-file --batch --buffer`, and the cards it needs
+    # from one `git cat-file --batch`; no git process is started per tag (there are more than
+    # a dozen tags, and a handful of calls).
     calls = log.read_text().splitlines()
+    assert calls.count("cat-file --batch --buffer") == 1, calls
     assert calls.count("cat-file --batch") == 1, calls
     one_object = (["cat-file", "blob"], ["cat-file", "-p"], ["cat-file", "tag"])
     per_object = [c for c in calls if c.split()[:2] in one_object or c.startswith("show ")]

@@ -14,7 +14,7 @@ from model_registry.errors import InputError
 from model_registry.tags import (ASSIGN, DEPRECATE, DEREGISTER, MAX_NAME, REGISTER, UNASSIGN, Ref,
                                  TagName, bump, check_name, check_version, is_valid_name, make_event,
                                  model_names, next_counter, parse_ref, parse_tag_name,
-                                 resolve_model, semver_key)
+                                 resolve_model, semver_key, split_hashes, with_hashes)
 
 
 # ---------------------------------------------------------------- names
@@ -284,3 +284,29 @@ def test_other_models_and_foreign_tags_do_not_leak_in():
 
 def test_a_model_with_no_tags_has_no_versions():
     assert summary(resolve([])) == {"latest": None, "stages": {}, "deprecated": False}
+
+
+# ---------------------------------------------------------------- registration messages
+
+MD5, SHA = "0" * 32, "f" * 64
+
+
+@pytest.mark.parametrize("message", ["Register churn v1.0.0", "first model\n\nwith details\n"])
+def test_a_registration_message_gives_back_its_text_and_hashes(message):
+    text, hashes = split_hashes(with_hashes(message, f"{MD5}.dir", SHA))
+    assert (text, hashes) == (message.rstrip(), {"md5": f"{MD5}.dir", "sha256": SHA})
+
+
+@pytest.mark.parametrize("message", [
+    "Register churn v1.0.0",  # made by hand or by gto
+    f"Artifact-MD5: {MD5}",  # one trailer alone is not the pair register writes
+    f"Register\n\nArtifact-MD5: {MD5}\n\nSigned-off-by: someone",  # not the last paragraph
+])
+def test_a_message_without_both_trailers_gives_no_hashes(message):
+    assert split_hashes(message) == (message, None)
+
+
+def test_unknown_hashes_write_no_trailers():
+    """A card from a pull request may lack a hash: the tag then says nothing rather than
+    something wrong, and `which` reads that version's card."""
+    assert with_hashes("Register churn v1.0.0", MD5, None) == "Register churn v1.0.0"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import subprocess
 from contextlib import contextmanager
 
@@ -16,15 +17,17 @@ from .errors import InputError, RegistryError
 from .readcache import ReadCache
 from .tags import DEPRECATE, Event, make_event
 
-# `%(object)` is the tagged object as the tag names it (`%(*objectname)` reads that object too).
-# Brief reads (list, which: every tag, no one shown) leave out who, the message and signature,
-# and add the tag's own object id, which keys the read cache (see readcache).
-_BRIEF = ("%(refname:strip=2)", "%(objecttype)", "%(object)", "%(taggerdate:raw)",
-          "%(objectname)")
-_FIELDS = _BRIEF[:4] + ("%(taggername)", "%(taggeremail:trim)", "%(contents)",
-                        "%(contents:signature)")
-_FORMATS = {brief: "%1f".join(fields) + "%1e"
-            for brief, fields in ((True, _BRIEF), (False, _FIELDS))}
+# What the registry reads of each tag, in the order both ways of reading tags give it (see
+# Git.tags). `%(object)` is the tagged object as the tag names it (`%(*objectname)` would read
+# that object too); `%(objectname)` is the tag object's own id, which keys the read cache.
+_FIELDS = ("%(refname:strip=2)", "%(objecttype)", "%(object)", "%(taggerdate:raw)",
+           "%(objectname)", "%(taggername)", "%(taggeremail:trim)", "%(contents)",
+           "%(contents:signature)")
+_FORMAT = "%1f".join(_FIELDS) + "%1e"
+_ID_LINE = re.compile("^([^\x1f\n]*)\x1f([0-9a-f]+)$", re.M)  # a tag_ids line
+# Lines that start a signature in a tag's message (git's own list, gpg-interface.c).
+_SIGNATURE_STARTS = (b"-----BEGIN PGP SIGNATURE-----", b"-----BEGIN PGP MESSAGE-----",
+                     b"-----BEGIN SSH SIGNATURE-----", b"-----BEGIN SIGNED MESSAGE-----")
 LOOSE_TAGS = 512  # loose tag files in one folder of refs/tags before a read packs them
 
 
@@ -61,56 +64,87 @@ class Git:
 
     # ------------------------------------------------------------ reading tags
 
-    def tags(self, model: str | list[str] | None = None, brief: bool = False
-             ) -> tuple[list[Event], list]:
-        """The registry events of `model` (or of several, or of all models) and every tag
-        name seen.
+    def tags(self, model: str | list[str] | None = None,
+             listed: list[tuple[str, str]] | None = None
+             ) -> tuple[list[Event], list[tuple[str, str]]]:
+        """The registry events of `model` (or of several, or of all models: those `listed`
+        by tag_ids, if given) and the name and object id of every tag seen.
 
         Lightweight and foreign tags are not events (gto ignores them too), but their names
         still count for the stage counter, as gto counts them. Commit times are read only for
-        models with a deprecation, the one rule that needs them (see tags.Event). `brief`
-        events have no tagger, message or signature (reads that only resolve skip them), but
-        their tag_id, and `names` then holds (name, object id) pairs.
+        models with a deprecation, the one rule that needs them (see tags.Event).
+
+        One model's few hundred tags come from one `for-each-ref`. All tags come from their
+        objects, streamed by `cat-file` (see _tag_objects): for-each-ref reads every object
+        before it prints the first record, cat-file prints each as it reads it, so parsing
+        runs beside git's reading instead of after it.
         """
         models = [model] if isinstance(model, str) else model or []
-        patterns = ["refs/tags/"] if not models else []
-        for name in models or [None]:
-            self._pack_loose_tags(name)
-        for name in models:
-            base = f"refs/tags/{name}"
-            patterns += [f"{base}@*", f"{base}#*", f"{base}#*/**"]
-        raw = self.run("for-each-ref", f"--format={_FORMATS[brief]}", *patterns).stdout
+        if models:
+            patterns = []
+            for name in models:
+                self._pack_loose_tags(name)
+                base = f"refs/tags/{name}"
+                patterns += [f"{base}@*", f"{base}#*", f"{base}#*/**"]
+            raw = self.run("for-each-ref", f"--format={_FORMAT}", *patterns).stdout
+            records = _records(raw, len(_FIELDS))
+        else:
+            records = self._tag_objects(self.tag_ids() if listed is None else listed)
         events, names = [], []
-        tagger = email = message = tag_id = ""
-        signed = False
-        for fields in _records(raw, len(_BRIEF if brief else _FIELDS)):
-            name, kind, target, when = fields[:4]
-            if brief:
-                tag_id = fields[4]
-                names.append((name, tag_id))
-            else:
-                names.append(name)
+        for name, kind, target, when, tag_id, tagger, email, contents, signature in records:
+            names.append((name, tag_id))
             if kind != "tag":
                 continue
-            if not brief:
-                tagger, email, contents, signature = fields[4:]
-                message = (contents[: len(contents) - len(signature)] if signature
-                           else contents).strip()
-                signed = bool(signature)
+            message = (contents[: len(contents) - len(signature)] if signature
+                       else contents).strip()
             when, _, zone = when.partition(" ")
-            event = make_event(name, target, int(when or 0), tagger, email, message, signed,
-                               zone or "+0000", tag_id)
+            event = make_event(name, target, int(when or 0), tagger, email, message,
+                               bool(signature), zone or "+0000", tag_id)
             if event:
                 events.append(event)
         self._add_commit_times(events)
         return events, names
+
+    def _tag_objects(self, listed: list[tuple[str, str]]):
+        """For each (name, object id), the record for-each-ref would print for that tag,
+        read from the object itself by one `git cat-file --batch --buffer` (a thread feeds it
+        the ids; --buffer spares a write per object)."""
+        import threading
+        proc = subprocess.Popen(["git", "cat-file", "--batch", "--buffer"], cwd=self.root,
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL)
+
+        def feed():
+            with proc.stdin:
+                try:
+                    proc.stdin.write("".join(f"{oid}\n" for _, oid in listed).encode())
+                except BrokenPipeError:  # git stopped early: the missing answers say so
+                    pass
+
+        feeder = threading.Thread(target=feed, daemon=True)
+        feeder.start()
+        try:
+            for name, oid in listed:
+                header = proc.stdout.readline().split()
+                if len(header) != 3:  # "<oid> missing": a ref to an object this clone lacks
+                    yield name, "", "", "", oid, "", "", "", ""
+                    continue
+                body = proc.stdout.read(int(header[2]) + 1)[:-1]
+                if header[1] != b"tag":
+                    yield name, header[1].decode(), "", "", oid, "", "", "", ""
+                    continue
+                yield (name, "tag", *_tag_record(body, oid))
+        finally:
+            proc.stdout.close()
+            feeder.join()
+            proc.wait()
 
     def tag_ids(self) -> list[tuple[str, str]]:
         """Every tag's name and object id: cheap, as git reads no tag object for it."""
         self._pack_loose_tags(None)
         listing = self.run("for-each-ref", "--format=%(refname:strip=2)%1f%(objectname)",
                            "refs/tags/").stdout
-        return [tuple(line.split("\x1f")) for line in listing.split("\n") if "\x1f" in line]
+        return _ID_LINE.findall(listing)
 
     def cache(self) -> ReadCache:
         """The read cache of this repository (see readcache), loaded once."""
@@ -332,6 +366,37 @@ class Git:
                        f"refs/tags/{tag}^{{}}", check=False).stdout.split()
         peeled = [out[i] for i in range(0, len(out) - 1, 2) if out[i + 1].endswith("^{}")]
         return (peeled or out[:1] or [None])[0]
+
+
+def _tag_record(body: bytes, oid: str) -> tuple[str, ...]:
+    """for-each-ref's fields of a tag object after its name and type: the tagged object,
+    `taggerdate:raw`, the tag's id, `taggername`, `taggeremail:trim`, `contents` and
+    `contents:signature` (from the last line that starts a signature, as git finds it)."""
+    head, _, contents = body.partition(b"\n\n")
+    lines = head.split(b"\n")
+    if len(lines) == 4 and lines[3].startswith(b"tagger "):  # object, type, tag, tagger
+        target = lines[0][7:].decode()
+        who, _, when = lines[3][7:].decode(errors="replace").rpartition("> ")
+        tagger, _, email = who.partition(" <")
+    else:  # any other header (old tags without a tagger, extra headers): line by line
+        target = when = tagger = email = ""
+        for line in lines:
+            key, _, value = line.partition(b" ")
+            if key == b"object":
+                target = value.decode()
+            elif key == b"tagger":
+                who, _, when = value.decode(errors="replace").rpartition("> ")
+                tagger, _, email = who.partition(" <")
+    cut = len(contents)
+    if b"-----BEGIN " in contents:
+        at = 0
+        for line in contents.splitlines(keepends=True):
+            if line.startswith(_SIGNATURE_STARTS):
+                cut = at
+            at += len(line)
+    text = contents.decode(errors="replace")
+    return (target, when, oid, tagger.strip(), email, text,
+            contents[cut:].decode(errors="replace"))
 
 
 def _records(raw: str, width: int) -> list[list[str]]:

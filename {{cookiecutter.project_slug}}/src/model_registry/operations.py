@@ -25,7 +25,8 @@ from .tags import (ASSIGN, CREATE, DEPRECATE, DEREGISTER, REGISTER, UNASSIGN, Ev
                    VersionState, assign_tag, bump, check_name, check_version, counter_claim,
                    deprecate_tag,
                    deregister_tag, next_counter, parse_ref, parse_tag_name,
-                   register_tag, resolve_all, resolve_model, semver_key, unassign_tag)
+                   register_tag, resolve_all, resolve_model, semver_key, unassign_tag,
+                   split_hashes, with_hashes)
 
 DVC_YAML = "dvc.yaml"
 ORIGIN = "origin"
@@ -212,9 +213,11 @@ class Registry:
         """Every model's latest version and stages; kept in the read cache for as long as no
         tag changes (see readcache)."""
         cache = self.git.cache()
-        if cache.list is not None and cache.list_key == tags_key(self.git.tag_ids()):
+        listed = self.git.tag_ids()
+        key = tags_key(listed)
+        if cache.list is not None and cache.list_key == key:
             return cache.list
-        events, ids = self.git.tags(brief=True)
+        events, _ = self.git.tags(listed=listed)
         models = []
         for name, state in resolve_all(events).items():
             latest = state.latest
@@ -225,7 +228,7 @@ class Registry:
                 "versions": [v.version for v in state.active_versions],
                 "deprecated": state.deprecated,
             })
-        cache.set_list(tags_key(ids), models)
+        cache.set_list(key, models)
         cache.save()
         return models
 
@@ -243,7 +246,8 @@ class Registry:
                     "tag": e.tag, "name": e.model, "event": e.action,
                     "version": e.version or at_commit.get(e.commit), "stage": e.stage,
                     "commit": e.commit, "tagger": e.tagger, "tagger_email": e.tagger_email,
-                    "date": _iso(e.time), "message": e.message, "_order": e.order,
+                    "date": _iso(e.time), "message": split_hashes(e.message)[0],
+                    "_order": e.order,
                 })
         rows.sort(key=lambda r: r.pop("_order"), reverse=True)
         return rows
@@ -275,7 +279,8 @@ class Registry:
         block = front.get("registry") if isinstance(front.get("registry"), dict) else {}
         artifact = block.get("artifact") if isinstance(block.get("artifact"), dict) else {}
         return {"label": label, "version": block.get("version"), "md5": artifact.get("md5"),
-                "size": artifact.get("size"), "front": front, "body": body}
+                "sha256": artifact.get("sha256"), "size": artifact.get("size"), "front": front,
+                "body": body}
 
     def check(self, base: str | None = None, remote: bool = False) -> dict:
         """Cards valid for the profile and consistent with tags, pointers and dvc.yaml; with
@@ -518,6 +523,12 @@ class Registry:
         if (side["md5"], side["size"]) != (pointer.md5, pointer.size):
             problems.append(f"{rel}: registry.artifact.md5 {side['md5']} does not match "
                             f"{pointer.path}.dvc ({pointer.md5})")
+        attested = split_hashes(version.registration.message)[1]
+        if attested and attested != {"md5": side["md5"], "sha256": side["sha256"]}:
+            problems.append(f"tag {version.tag} gives the artifact md5 {attested['md5']} and "
+                            f"sha256 {attested['sha256']}, but {rel} gives {side['md5']} and "
+                            f"{side['sha256']}: the tag does not describe this version; "
+                            "deregister it and register again")
         if remote:
             for _, why in storage.remote_problems(self.root, [pointer], self.config.remote, read):
                 problems.append(f"{pointer.path} ({pointer.md5}) of {version.model} "
@@ -531,9 +542,10 @@ class Registry:
         For post-market monitoring: a log line that carries an artifact hash maps back to the
         version, even one since deregistered or whose model is deprecated. The hashes in every
         registered version's card are kept in the read cache by tag object id; when a tag is
-        new to it, every tag is read and one `git cat-file --batch` pass reads the cards not
-        seen yet. The few cards that hold the hash are then read again and parsed, and their
-        models resolved from their own tags.
+        new to it, every tag is read, the hashes its message attests are taken (see
+        tags.with_hashes), and one `git cat-file --batch` pass reads the cards of the others.
+        The few cards that hold the hash are then read and parsed, and their models resolved
+        from their own tags.
         """
         if os.path.exists(hash_or_file):
             digest = storage.digest(hash_or_file)
@@ -551,19 +563,16 @@ class Registry:
             candidates = [n for n, k in keys.items() if stems.intersection(cache.cards[k])]
             models = sorted({parse_tag_name(n).model for n in candidates})
             events = self.git.tags(models)[0] if models else []
-            blobs = None
+            blobs = {}
         else:
-            events, ids = self.git.tags(brief=True)
-            if ids != listed:  # a tag changed in between: take the names the events came with
-                keys = _card_keys(ids)
+            events, _ = self.git.tags(listed=listed)
             blobs = self._read_card_hashes(cache, events, keys, stems)
             candidates = [n for n, k in keys.items() if stems.intersection(cache.cards[k])]
         registered = {e.tag: e for e in events if e.action == REGISTER}
         chosen = [registered[n] for n in candidates if n in registered]
         states = resolve_all([e for e in events if e.model in {c.model for c in chosen}])
         spec = {e.tag: cards.card_at(e.commit, e.model) for e in chosen}
-        if blobs is None:
-            blobs = self.git.read_many(list(spec.values()))
+        blobs = {**blobs, **self.git.read_many([s for s in spec.values() if s not in blobs])}
         found = []
         for e in chosen:
             blob = blobs.get(spec[e.tag])
@@ -591,10 +600,18 @@ class Registry:
 
     def _read_card_hashes(self, cache, events: list[Event], keys: dict[str, str],
                           stems: set[str]) -> dict[str, bytes | None]:
-        """Put the hex runs of every registered version's card into the read cache (dropping
-        those of tags gone since), reading in one `git cat-file --batch` pass the cards it
-        lacks and the cards it knows to hold one of `stems`; returns the blobs read."""
+        """Put the hashes of every registered version into the read cache (dropping those of
+        tags gone since): those its tag's message attests, else the hex runs of its card,
+        reading in one `git cat-file --batch` pass the cards it lacks and the cards it knows to
+        hold one of `stems`; returns the blobs read."""
         seen = cache.cards
+        attested = {}
+        for e in events:
+            if e.action == REGISTER and keys[e.tag] not in seen:
+                hashes = split_hashes(e.message)[1]
+                if hashes:
+                    attested[keys[e.tag]] = [hashes["md5"].split(".")[0], hashes["sha256"]]
+        seen = {**seen, **attested}
         wanted = [e for e in events if e.action == REGISTER and
                   (keys[e.tag] not in seen or stems.intersection(seen[keys[e.tag]]))]
         # Newest first: git finds each card through its commit's trees, which a pack stores
@@ -632,17 +649,19 @@ class Registry:
                 continue
             if self.git.tag_exists(register_tag(name, side["version"])):
                 continue
-            pending.append((name, side["version"], state))
+            pending.append((name, side, state))
         problems = []
-        for name, version, state in pending:
-            problems += self._check_release(name, version, state, head, push)
+        for name, side, state in pending:
+            problems += self._check_release(name, side["version"], state, head, push)
         if problems:
             raise InputError(f"{len(problems)} problem(s) stop the release; nothing was tagged: "
                              "fix them and run registry release again", details=problems)
         created = []
-        for name, version, state in pending:
-            tag_name = register_tag(name, version)
-            self.git.create_tag(tag_name, head, f"Register {name} {version}",
+        for name, side, state in pending:
+            tag_name = register_tag(name, side["version"])
+            self.git.create_tag(tag_name, head,
+                                with_hashes(f"Register {name} {side['version']}", side["md5"],
+                                            side["sha256"]),
                                 self._stamp(state), sign)
             created.append(tag_name)
         if push and created:
@@ -799,7 +818,10 @@ class Registry:
                   "commit": commit, "tag": None, "pushed": False, "artifact": block["artifact"],
                   "card": cards.card_path(name)}
         if tag:
-            self.git.create_tag(tag_name, commit, message or f"Register {name} {version}",
+            self.git.create_tag(tag_name, commit,
+                                with_hashes(message or f"Register {name} {version}",
+                                            block["artifact"]["md5"],
+                                            block["artifact"]["sha256"]),
                                 self._stamp(state), sign)
             result["tag"] = tag_name
         if push:
@@ -880,7 +902,7 @@ class Registry:
             raise NotFoundError(f"no model named {name!r} in this registry: see `registry list`")
         if state.deprecated:
             raise InputError(f"{name} is already deprecated: nothing to do")
-        _, names = self.git.tags(name)
+        names = [n for n, _ in self.git.tags(name)[1]]
         tag_name = deprecate_tag(name)
         if tag_name in names:
             tag_name = f"{tag_name}#{next_counter(name, names)}"
@@ -901,7 +923,7 @@ class Registry:
         holder = state.stages.get(stage)
         lost = 0  # the counter last lost: its claim may outlive a tag deleted by hand
         for attempt in range(3):
-            _, names = self.git.tags(state.name)
+            names = (n for n, _ in self.git.tags(state.name)[1])
             counter = max(next_counter(state.name, names), lost + 1)
             tag_name = make(state.name, stage, counter)
             try:

@@ -1,10 +1,11 @@
 """What `list` and `which` worked out last time, kept in the git folder and keyed by object ids.
 
 Reading every tag object costs git about 1 s per 100k tags, Python more, and `which` also
-reads every version's card. What they work out depends only on git objects, which never change,
-so it is kept under their ids: `list`'s answer under a digest of every tag's name and object id
-(any tag added, deleted or moved changes it), the hashes in a version's card under its tag's
-object id and the card's path. The file is only a shortcut: when it is missing, damaged, stale
+reads the card of every version whose tag does not give its hashes. What they work out depends
+only on git objects, which never change, so it is kept under their ids: `list`'s answer under a
+digest of every tag's name and object id (any tag added, deleted or moved changes it), a
+version's hashes (from its tag's message, else its card) under its tag's object id and the
+card's path. The file is only a shortcut: when it is missing, damaged, stale
 or cannot be written, the helper reads git as if there were none.
 """
 
@@ -47,8 +48,9 @@ def tags_key(pairs: list[tuple[str, str]]) -> str:
 
 
 class ReadCache:
-    """`list`: the tags' digest and the answer for it; `cards`: "TAG_ID:PATH" -> the hex runs
-    of that card (empty for a tag that is no registration)."""
+    """`list`: the tags' digest and the answer for it; `cards`: "TAG_ID:PATH" -> the hashes
+    that tag's message gives, else the hex runs of that card (empty for a tag that is no
+    registration)."""
 
     def __init__(self, git_dir: str):
         self.path = os.path.join(git_dir, FILE)

@@ -28,7 +28,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 from . import cards, reports
 from .errors import InputError, RegistryError
-from .tags import ASSIGN, DEPRECATE, DEREGISTER, REGISTER, UNASSIGN, semver_key
+from .tags import ASSIGN, DEPRECATE, DEREGISTER, REGISTER, UNASSIGN, semver_key, split_hashes
 
 MARKER = ".registry-site"  # marks a folder this command wrote, so it may replace it
 KEY_METRICS = 4  # metric columns in a model's versions table
@@ -488,7 +488,8 @@ def collect(reg) -> dict:
             info = {
                 "version": v.version, "tag": v.tag, "commit": v.commit,
                 "date": _when(reg_event.time), "who": reg_event.tagger,
-                "message": reg_event.message, "active": v.active and not state.deprecated,
+                "message": split_hashes(reg_event.message)[0],
+                "active": v.active and not state.deprecated,
                 "deregistered": not v.active, "stages": order(state.stages_of(v)),
                 "card": card, "artifact": _block(block, "artifact"),
                 "previous": block.get("previous_version"),

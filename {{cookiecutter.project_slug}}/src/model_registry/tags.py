@@ -176,6 +176,40 @@ def counter_claim(model: str, counter: int) -> str:
     return f"refs/registry/counters/{model}#{counter}"
 
 
+# ---------------------------------------------------------------- registration messages
+
+# A registration tag's message ends with its artifact's hashes as git trailers: the tag (and
+# its signature) then attests the bytes, not only the commit, and `which` can find a version
+# from tag objects alone, without reading each version's card through its commit's trees.
+MD5_TRAILER = "Artifact-MD5"
+SHA256_TRAILER = "Artifact-SHA256"
+
+
+def with_hashes(message: str, md5: str | None, sha256: str | None) -> str:
+    """A registration tag's message: `message`, then the artifact's hashes as trailers (none
+    if a hash is unknown: a card from a pull request may leave them to `registry check`)."""
+    if not (isinstance(md5, str) and isinstance(sha256, str)):
+        return message
+    return f"{message.rstrip()}\n\n{MD5_TRAILER}: {md5}\n{SHA256_TRAILER}: {sha256}"
+
+
+def split_hashes(message: str) -> tuple[str, dict[str, str] | None]:
+    """A registration tag's message without its hash trailers, and the {"md5", "sha256"}
+    they give (None for a message without them: tags made before trailers, or by other
+    tools, whose cards say)."""
+    if f"{MD5_TRAILER}: " not in message:
+        return message, None
+    text, _, trailers = message.rpartition("\n\n")
+    found = {}
+    for line in trailers.splitlines():
+        key, _, value = line.partition(": ")
+        if key == MD5_TRAILER:
+            found["md5"] = value.strip()
+        elif key == SHA256_TRAILER:
+            found["sha256"] = value.strip()
+    return (text.rstrip(), found) if len(found) == 2 else (message, None)
+
+
 # ---------------------------------------------------------------- refs
 
 
@@ -235,7 +269,7 @@ class Event:
     commit_time: int = 0  # the tagged commit's time; read only for models with a deprecation
     signed: bool = False
     zone: str = "+0000"
-    tag_id: str = ""  # the tag object's id; brief reads fill it in (see gitrepo.Git.tags)
+    tag_id: str = ""  # the tag object's id, which keys the read cache (see readcache)
 
     @property
     def order(self) -> tuple:
