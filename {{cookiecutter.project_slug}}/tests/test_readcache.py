@@ -96,7 +96,8 @@ def test_answers_follow_tags_added_moved_and_deleted(world):
 def test_a_damaged_cache_is_ignored(world):
     repo, md5, _ = world
     expected = answers(repo, md5)
-    for content in ("", "not json", '{"format": 1}',
-                    '{"format": 1, "list_key": "x", "list": [], "cards": {"y": 3}}'):
+    for content in ("", "not json", '{"format": 2}',
+                    '{"format": 2, "list_key": "x", "list": [], "cards_key": "z", '
+                    '"cards": {"y": 3}}'):
         (repo.path / CACHE).write_text(content)
         assert answers(repo, md5) == expected, content

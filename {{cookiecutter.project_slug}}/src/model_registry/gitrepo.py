@@ -93,11 +93,12 @@ class Git:
                 patterns += [f"{base}@*", f"{base}#*", f"{base}#*/**"]
             raw = self.run("for-each-ref", f"--format={_FORMAT}", *patterns).stdout
             records = _records(raw, len(_FIELDS))
+            names = [(fields[0], fields[4]) for fields in records]
         else:
-            records = self._tag_objects(self.tag_ids() if listed is None else listed)
-        events, names = [], []
+            names = self.tag_ids() if listed is None else listed
+            records = self._tag_objects(names)
+        events = []
         for name, kind, target, when, tag_id, tagger, email, contents, signature in records:
-            names.append((name, tag_id))
             if kind != "tag":
                 continue
             message = (contents[: len(contents) - len(signature)] if signature

@@ -558,15 +558,19 @@ class Registry:
         stems = {h.split(".")[0] for h in wanted}
         cache = self.git.cache()
         listed = self.git.tag_ids()
-        keys = _card_keys(listed)
-        if all(k in cache.cards for k in keys.values()):
-            candidates = [n for n, k in keys.items() if stems.intersection(cache.cards[k])]
+        digest = tags_key(listed)
+        if cache.cards_key == digest:  # it holds every tag: only those with a hit are named
+            hits = {k for k, found in cache.cards.items() if stems.intersection(found)}
+            ids = {k.partition(":")[0] for k in hits}
+            keys = _card_keys([(n, o) for n, o in listed if o in ids])
+            candidates = [n for n, k in keys.items() if k in hits]
             models = sorted({parse_tag_name(n).model for n in candidates})
             events = self.git.tags(models)[0] if models else []
             blobs = {}
         else:
             events, _ = self.git.tags(listed=listed)
-            blobs = self._read_card_hashes(cache, events, keys, stems)
+            keys = _card_keys(listed, events)
+            blobs = self._read_card_hashes(cache, events, keys, stems, digest)
             candidates = [n for n, k in keys.items() if stems.intersection(cache.cards[k])]
         registered = {e.tag: e for e in events if e.action == REGISTER}
         chosen = [registered[n] for n in candidates if n in registered]
@@ -599,11 +603,11 @@ class Registry:
         return found
 
     def _read_card_hashes(self, cache, events: list[Event], keys: dict[str, str],
-                          stems: set[str]) -> dict[str, bytes | None]:
-        """Put the hashes of every registered version into the read cache (dropping those of
-        tags gone since): those its tag's message attests, else the hex runs of its card,
-        reading in one `git cat-file --batch` pass the cards it lacks and the cards it knows to
-        hold one of `stems`; returns the blobs read."""
+                          stems: set[str], digest: str) -> dict[str, bytes | None]:
+        """Put the hashes of every registered version into the read cache, under the tags'
+        `digest` (dropping those of tags gone since): those its tag's message attests, else the
+        hex runs of its card, reading in one `git cat-file --batch` pass the cards it lacks and
+        the cards it knows to hold one of `stems`; returns the blobs read."""
         seen = cache.cards
         attested = {}
         for e in events:
@@ -624,7 +628,7 @@ class Registry:
         for e, spec in zip(wanted, specs):
             if keys[e.tag] not in seen:
                 found[keys[e.tag]] = hashes_in(blobs[spec])
-        cache.set_cards(found)
+        cache.set_cards(digest, found)
         cache.save()
         return blobs
 
@@ -1096,13 +1100,20 @@ def get_from_url(url: str, ref: str, output: str | None = None, force: bool = Fa
 # ==================================================================== small helpers
 
 
-def _card_keys(ids: list[tuple[str, str]]) -> dict[str, str]:
-    """Registration tag name -> "TAG_ID:CARD_PATH", the key of its card in the read cache."""
+def _card_keys(ids: list[tuple[str, str]], events: list[Event] = ()) -> dict[str, str]:
+    """Registration tag name -> "TAG_ID:CARD_PATH", the key of its card in the read cache.
+    The `events` of these tags, if read, spare parsing their names again."""
+    models = {e.tag: e.model for e in events if e.action == REGISTER}
     keys = {}
     for name, tag_id in ids:
-        parsed = parse_tag_name(name) if "@v" in name else None  # cheap test first: 100k tags
-        if parsed and parsed.action == REGISTER:
-            keys[name] = f"{tag_id}:{cards.card_path(parsed.model)}"
+        if "@v" not in name:  # cheap test first: 100k tags
+            continue
+        model = models.get(name)
+        if model is None:  # not read, not annotated, or no registration
+            parsed = parse_tag_name(name)
+            model = parsed.model if parsed and parsed.action == REGISTER else None
+        if model:
+            keys[name] = f"{tag_id}:{cards.card_path(model)}"
     return keys
 
 

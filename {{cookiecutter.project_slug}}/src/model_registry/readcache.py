@@ -15,7 +15,7 @@ import json
 import os
 
 FILE = "model-registry-cache.json"
-_FORMAT = 1
+_FORMAT = 2
 # Lower-case hex digits as "x", anything else as ".": runs are then found with bytes.find,
 # some fifteen times faster than a regular expression over 100 MB of cards.
 _HEX_MAP = bytes(120 if chr(c) in "0123456789abcdef" else 46 for c in range(256))
@@ -50,28 +50,29 @@ def tags_key(pairs: list[tuple[str, str]]) -> str:
 class ReadCache:
     """`list`: the tags' digest and the answer for it; `cards`: "TAG_ID:PATH" -> the hashes
     that tag's message gives, else the hex runs of that card (empty for a tag that is no
-    registration)."""
+    registration), complete for the tags whose digest is `cards_key`."""
 
     def __init__(self, git_dir: str):
         self.path = os.path.join(git_dir, FILE)
-        self.list_key, self.list = "", None
+        self.list_key, self.list, self.cards_key = "", None, ""
         self.cards: dict[str, list[str]] = {}
         self.changed = False
         try:
             with open(self.path, encoding="utf-8") as f:
                 data = json.load(f)
             if data.get("format") == _FORMAT:
-                self.list_key, self.list, self.cards = _checked(data)
+                self.list_key, self.list, self.cards_key, self.cards = _checked(data)
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            self.list_key, self.list, self.cards = "", None, {}
+            self.list_key, self.list, self.cards_key, self.cards = "", None, "", {}
 
     def set_list(self, key: str, answer: list) -> None:
         self.list_key, self.list, self.changed = key, answer, True
 
-    def set_cards(self, cards: dict[str, list[str]]) -> None:
-        """Replace the card entries (dropping those of tags gone since)."""
-        if cards != self.cards:
-            self.cards, self.changed = cards, True
+    def set_cards(self, key: str, cards: dict[str, list[str]]) -> None:
+        """Replace the card entries (dropping those of tags gone since) with those of every
+        tag whose digest is `key`."""
+        if (key, cards) != (self.cards_key, self.cards):
+            self.cards_key, self.cards, self.changed = key, cards, True
 
     def save(self) -> None:
         """Write it if anything changed, atomically; not at all where git's folder is
@@ -82,8 +83,8 @@ class ReadCache:
         try:
             with open(tmp, "w", encoding="utf-8") as f:  # dumps: json.dump is 10x slower
                 f.write(json.dumps({"format": _FORMAT, "list_key": self.list_key,
-                                    "list": self.list, "cards": self.cards},
-                                   separators=(",", ":")))
+                                    "list": self.list, "cards_key": self.cards_key,
+                                    "cards": self.cards}, separators=(",", ":")))
             os.replace(tmp, self.path)
             self.changed = False
         except OSError:
@@ -93,13 +94,14 @@ class ReadCache:
                 pass
 
 
-def _checked(data: dict) -> tuple[str, list | None, dict[str, list[str]]]:
+def _checked(data: dict) -> tuple[str, list | None, str, dict[str, list[str]]]:
     """The cache's parts, if each has the shape the helper writes (else ValueError)."""
-    key, answer, cards = data["list_key"], data["list"], data["cards"]
+    key, answer, cards_key, cards = (data["list_key"], data["list"], data["cards_key"],
+                                     data["cards"])
     if not (isinstance(key, str) and (answer is None or isinstance(answer, list) and
                                       all(isinstance(m, dict) for m in answer))
-            and isinstance(cards, dict)
+            and isinstance(cards_key, str) and isinstance(cards, dict)
             and all(isinstance(v, list) and all(isinstance(h, str) for h in v)
                     for v in cards.values())):
         raise ValueError("not a read cache")
-    return key, answer, cards
+    return key, answer, cards_key, cards

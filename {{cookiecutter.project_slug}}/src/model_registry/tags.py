@@ -121,6 +121,12 @@ class TagName(namedtuple("TagName", "model action version stage counter",
 
 def parse_tag_name(tag: str) -> TagName | None:
     """The meaning of a tag name, or None for a tag that is not the registry's."""
+    fields = _tag_fields(tag)
+    return TagName._make(fields) if fields else None
+
+
+def _tag_fields(tag: str) -> tuple | None:
+    """parse_tag_name's fields as a plain tuple (make_event's, cheaper to build)."""
     match = _TAG_RE.fullmatch(tag)
     if not match:
         return None
@@ -132,7 +138,7 @@ def parse_tag_name(tag: str) -> TagName | None:
         action = UNASSIGN if undo else ASSIGN
     else:
         action = DEPRECATE if special == "deprecated" else CREATE
-    return TagName(name, action, version, stage, int(counter) if counter else None)
+    return name, action, version, stage, int(counter) if counter else None
 
 
 def register_tag(model: str, version: str) -> str:
@@ -284,11 +290,12 @@ def make_event(tag: str, commit: str, time: int, tagger: str = "", tagger_email:
                tag_id: str = "") -> Event | None:
     """An Event for a registry tag name, or None for any other tag. Its arguments are passed
     on by position: it runs once per tag, 100k times in a large registry."""
-    parsed = parse_tag_name(tag)
-    if parsed is None:
+    fields = _tag_fields(tag)
+    if fields is None:
         return None
-    return Event(tag, parsed.model, parsed.action, commit, time, tagger, tagger_email, message,
-                 parsed.version, parsed.stage, parsed.counter, 0, signed, zone, tag_id)
+    model, action, version, stage, counter = fields
+    return Event(tag, model, action, commit, time, tagger, tagger_email, message, version,
+                 stage, counter, 0, signed, zone, tag_id)
 
 
 @dataclass
@@ -363,7 +370,9 @@ def resolve_model(name: str, events: list[Event]) -> ModelState:
     for e in mine:
         if e.action in (REGISTER, DEREGISTER):
             key = (e.version, e.commit)
-            v = versions.setdefault(key, VersionState(name, e.version, e.commit, len(versions)))
+            v = versions.get(key)
+            if v is None:
+                v = versions[key] = VersionState(name, e.version, e.commit, len(versions))
             if e.action == REGISTER:
                 v.registration = e
             else:
@@ -392,10 +401,12 @@ def resolve_model(name: str, events: list[Event]) -> ModelState:
             if stage not in best or key > best[stage]:
                 best[stage], stages[stage] = key, v
 
-    others = [e.time for e in mine if e.action != DEPRECATE]
-    others += [e.commit_time for e in mine if e.action in (REGISTER, DEREGISTER)]
     deprecations = [e.time for e in mine if e.action == DEPRECATE]
-    deprecated = bool(deprecations) and max(deprecations) > max(others, default=-1)
+    deprecated = False
+    if deprecations:
+        others = [e.time for e in mine if e.action != DEPRECATE]
+        others += [e.commit_time for e in mine if e.action in (REGISTER, DEREGISTER)]
+        deprecated = max(deprecations) > max(others, default=-1)
     if deprecated:
         stages = {}
     return ModelState(name, list(versions.values()), stages, deprecated, mine)
