@@ -542,10 +542,10 @@ class Registry:
         For post-market monitoring: a log line that carries an artifact hash maps back to the
         version, even one since deregistered or whose model is deprecated. The hashes in every
         registered version's card are kept in the read cache by tag object id; when a tag is
-        new to it, every tag is read, the hashes its message attests are taken (see
-        tags.with_hashes), and one `git cat-file --batch` pass reads the cards of the others.
-        The few cards that hold the hash are then read and parsed, and their models resolved
-        from their own tags.
+        new to it, every registration tag is read, the hashes its message attests are taken
+        (see tags.with_hashes), and one `git cat-file --batch` pass reads the cards of the
+        others. The few cards that hold the hash are then read and parsed, and their models
+        resolved from their own tags.
         """
         if os.path.exists(hash_or_file):
             digest = storage.digest(hash_or_file)
@@ -559,19 +559,18 @@ class Registry:
         cache = self.git.cache()
         listed = self.git.tag_ids()
         digest = tags_key(listed)
-        if cache.cards_key == digest:  # it holds every tag: only those with a hit are named
-            hits = {k for k, found in cache.cards.items() if stems.intersection(found)}
-            ids = {k.partition(":")[0] for k in hits}
-            keys = _card_keys([(n, o) for n, o in listed if o in ids])
-            candidates = [n for n, k in keys.items() if k in hits]
-            models = sorted({parse_tag_name(n).model for n in candidates})
-            events = self.git.tags(models)[0] if models else []
-            blobs = {}
-        else:
-            events, _ = self.git.tags(listed=listed)
-            keys = _card_keys(listed, events)
-            blobs = self._read_card_hashes(cache, events, keys, stems, digest)
-            candidates = [n for n, k in keys.items() if stems.intersection(cache.cards[k])]
+        blobs = {}
+        if cache.cards_key != digest:  # a tag changed: read the registrations it lacks
+            keys = _card_keys(listed)
+            registrations, _ = self.git.tags(listed=[(n, o) for n, o in listed if n in keys])
+            blobs = self._read_card_hashes(cache, registrations, keys, stems, digest)
+        # The cache now holds every tag: only those with a hit are named, and their models read.
+        hits = {k for k, found in cache.cards.items() if stems.intersection(found)}
+        ids = {k.partition(":")[0] for k in hits}
+        keys = _card_keys([(n, o) for n, o in listed if o in ids])
+        candidates = [n for n, k in keys.items() if k in hits]
+        models = sorted({parse_tag_name(n).model for n in candidates})
+        events = self.git.tags(models)[0] if models else []
         registered = {e.tag: e for e in events if e.action == REGISTER}
         chosen = [registered[n] for n in candidates if n in registered]
         states = resolve_all([e for e in events if e.model in {c.model for c in chosen}])
@@ -608,26 +607,31 @@ class Registry:
         `digest` (dropping those of tags gone since): those its tag's message attests, else the
         hex runs of its card, reading in one `git cat-file --batch` pass the cards it lacks and
         the cards it knows to hold one of `stems`; returns the blobs read."""
-        seen = cache.cards
-        attested = {}
+        seen, found, wanted = cache.cards, {}, []
         for e in events:
-            if e.action == REGISTER and keys[e.tag] not in seen:
+            if e.action != REGISTER:
+                continue
+            key = keys[e.tag]
+            known = seen.get(key)
+            if known is None:
                 hashes = split_hashes(e.message)[1]
                 if hashes:
-                    attested[keys[e.tag]] = [hashes["md5"].split(".")[0], hashes["sha256"]]
-        seen = {**seen, **attested}
-        wanted = [e for e in events if e.action == REGISTER and
-                  (keys[e.tag] not in seen or stems.intersection(seen[keys[e.tag]]))]
+                    known = [hashes["md5"].split(".")[0], hashes["sha256"]]
+            if known is None or stems.intersection(known):
+                wanted.append(e)
+            if known is not None:
+                found[key] = known
         # Newest first: git finds each card through its commit's trees, which a pack stores
         # as deltas of their neighbours in history; asked in that order, cat-file's delta
         # cache rebuilds each tree from the last instead of from scratch (about 6x faster).
         wanted.sort(key=lambda e: e.order, reverse=True)
         specs = [cards.card_at(e.commit, e.model) for e in wanted]
         blobs = self.git.read_many(specs)
-        found = {key: seen.get(key, []) for key in keys.values()}  # []: not an annotated tag
         for e, spec in zip(wanted, specs):
-            if keys[e.tag] not in seen:
+            if keys[e.tag] not in found:
                 found[keys[e.tag]] = hashes_in(blobs[spec])
+        for key in keys.values():
+            found.setdefault(key, [])  # not an annotated tag
         cache.set_cards(digest, found)
         cache.save()
         return blobs
@@ -1100,20 +1104,13 @@ def get_from_url(url: str, ref: str, output: str | None = None, force: bool = Fa
 # ==================================================================== small helpers
 
 
-def _card_keys(ids: list[tuple[str, str]], events: list[Event] = ()) -> dict[str, str]:
-    """Registration tag name -> "TAG_ID:CARD_PATH", the key of its card in the read cache.
-    The `events` of these tags, if read, spare parsing their names again."""
-    models = {e.tag: e.model for e in events if e.action == REGISTER}
+def _card_keys(ids: list[tuple[str, str]]) -> dict[str, str]:
+    """Registration tag name -> "TAG_ID:CARD_PATH", the key of its card in the read cache."""
     keys = {}
     for name, tag_id in ids:
-        if "@v" not in name:  # cheap test first: 100k tags
-            continue
-        model = models.get(name)
-        if model is None:  # not read, not annotated, or no registration
-            parsed = parse_tag_name(name)
-            model = parsed.model if parsed and parsed.action == REGISTER else None
-        if model:
-            keys[name] = f"{tag_id}:{cards.card_path(model)}"
+        parsed = parse_tag_name(name) if "@v" in name else None  # cheap test first: 100k tags
+        if parsed and parsed.action == REGISTER:
+            keys[name] = f"{tag_id}:{cards.card_path(parsed.model)}"
     return keys
 
 
