@@ -24,11 +24,11 @@ _FIELDS = ("%(refname:strip=2)", "%(objecttype)", "%(object)", "%(taggerdate:raw
            "%(objectname)", "%(taggername)", "%(taggeremail:trim)", "%(contents)",
            "%(contents:signature)")
 _FORMAT = "%1f".join(_FIELDS) + "%1e"
-# cat-file's line before each object ("<oid> missing" for an object this clone lacks), and a
-# tag object's header as git writes it (others are read line by line: see _tag_record).
+# cat-file's line before an object ("<oid> missing" for one this clone lacks), and that line
+# followed by a tag object's header as git writes it (others are read by _tag_record).
 _BATCH_HEADER = re.compile(rb"[0-9a-f]+ (?:([a-z]+) ([0-9]+)|missing|ambiguous)\n")
-_TAG_HEAD = re.compile(rb"object ([0-9a-f]+)\ntype [a-z]+\ntag [^\n]*\n"
-                       rb"tagger ([^<\n]*)<([^>\n]*)> ([0-9]+ [-+][0-9]{4})\n\n")
+_TAG_OBJECT = re.compile(rb"[0-9a-f]+ tag ([0-9]+)\nobject ([0-9a-f]+)\ntype [a-z]+\n"
+                         rb"tag [^\n]*\ntagger ([^<\n]*)<([^>\n]*)> ([0-9]+ [-+][0-9]{4})\n\n")
 _ID_LINE = re.compile("^([0-9a-f]+) refs/tags/(.*)$", re.M)  # a `show-ref --tags` line
 # Lines that start a signature in a tag's message (git's own list, gpg-interface.c).
 _SIGNATURE_STARTS = (b"-----BEGIN PGP SIGNATURE-----", b"-----BEGIN PGP MESSAGE-----",
@@ -136,16 +136,31 @@ class Git:
         try:
             for chunk in iter(lambda: proc.stdout.read1(1 << 20), b""):
                 data, pos = data[pos:] + chunk, 0
-                while header := _BATCH_HEADER.match(data, pos):
+                while True:
+                    tag = _TAG_OBJECT.match(data, pos)
+                    if tag:  # the usual tag: its fields from one match
+                        size, target, tagger, email, when = tag.groups()
+                        end = tag.start(2) - len(b"object ") + int(size)
+                        if end >= len(data):
+                            break  # the rest of it (and its newline) is still to come
+                        name, oid = next(names)
+                        pos = end + 1
+                        yield (name, "tag", target.decode(), when.decode(), oid,
+                               tagger.decode(errors="replace").strip(),
+                               email.decode(errors="replace"), *_message(data[tag.end():end]))
+                        continue
+                    header = _BATCH_HEADER.match(data, pos)
+                    if header is None:
+                        break  # the rest of the line is still to come
                     kind, size = header.groups()
                     start = header.end()
                     end = start + int(size or 0)
                     if size is not None and end >= len(data):
-                        break  # the rest of this object (and its newline) is still to come
+                        break
                     name, oid = next(names)
                     pos = end + 1 if size is not None else start
                     if kind == b"tag":
-                        yield (name, "tag", *_tag_record(data, start, end, oid))
+                        yield (name, "tag", *_tag_record(data[start:end], oid))
                     else:  # a lightweight tag, or "missing": an object this clone lacks
                         yield name, (kind or b"").decode(), "", "", oid, "", "", "", ""
         finally:
@@ -384,27 +399,25 @@ class Git:
         return (peeled or out[:1] or [None])[0]
 
 
-def _tag_record(data: bytes, start: int, end: int, oid: str) -> tuple[str, ...]:
-    """for-each-ref's fields of the tag object at data[start:end], after its name and type:
-    the tagged object, `taggerdate:raw`, the tag's id, `taggername`, `taggeremail:trim`,
-    `contents` and `contents:signature` (from the last line that starts a signature, as git
-    finds it)."""
-    head = _TAG_HEAD.match(data, start, end)
-    if head:
-        target, tagger, email, when = head.groups()
-        target, when, email = target.decode(), when.decode(), email.decode(errors="replace")
-        tagger = tagger.decode(errors="replace")
-        contents = data[head.end():end]
-    else:  # any other header (old tags without a tagger, extra headers): line by line
-        lines, _, contents = data[start:end].partition(b"\n\n")
-        target = when = tagger = email = ""
-        for line in lines.split(b"\n"):
-            key, _, value = line.partition(b" ")
-            if key == b"object":
-                target = value.decode()
-            elif key == b"tagger":
-                who, _, when = value.decode(errors="replace").rpartition("> ")
-                tagger, _, email = who.partition(" <")
+def _tag_record(body: bytes, oid: str) -> tuple[str, ...]:
+    """for-each-ref's fields of a tag object with any header (no tagger, extra lines), after
+    its name and type: the tagged object, `taggerdate:raw`, the tag's id, `taggername`,
+    `taggeremail:trim`, `contents` and `contents:signature`."""
+    head, _, contents = body.partition(b"\n\n")
+    target = when = tagger = email = ""
+    for line in head.split(b"\n"):
+        key, _, value = line.partition(b" ")
+        if key == b"object":
+            target = value.decode()
+        elif key == b"tagger":
+            who, _, when = value.decode(errors="replace").rpartition("> ")
+            tagger, _, email = who.partition(" <")
+    return (target, when, oid, tagger.strip(), email, *_message(contents))
+
+
+def _message(contents: bytes) -> tuple[str, str]:
+    """A tag's `contents` and `contents:signature`: from the last line that starts a
+    signature, as git finds it."""
     cut = len(contents)
     if b"-----BEGIN " in contents:
         at = 0
@@ -412,8 +425,7 @@ def _tag_record(data: bytes, start: int, end: int, oid: str) -> tuple[str, ...]:
             if line.startswith(_SIGNATURE_STARTS):
                 cut = at
             at += len(line)
-    return (target, when, oid, tagger.strip(), email, contents.decode(errors="replace"),
-            contents[cut:].decode(errors="replace"))
+    return contents.decode(errors="replace"), contents[cut:].decode(errors="replace")
 
 
 def _records(raw: str, width: int) -> list[list[str]]:

@@ -367,6 +367,7 @@ def resolve_model(name: str, events: list[Event]) -> ModelState:
     mine = sorted((e for e in events if e.model == name and e.action != CREATE),
                   key=_ORDER)
     versions: dict[tuple[str, str], VersionState] = {}
+    staged, deprecations = [], []
     for e in mine:
         if e.action in (REGISTER, DEREGISTER):
             key = (e.version, e.commit)
@@ -377,6 +378,10 @@ def resolve_model(name: str, events: list[Event]) -> ModelState:
                 v.registration = e
             else:
                 v.deregistration = e
+        elif e.action in (ASSIGN, UNASSIGN):
+            staged.append(e)
+        elif e.action == DEPRECATE:
+            deprecations.append(e.time)
 
     registered_at: dict[str, VersionState] = {}
     for v in versions.values():
@@ -384,8 +389,8 @@ def resolve_model(name: str, events: list[Event]) -> ModelState:
             other = registered_at.get(v.commit)
             if other is None or semver_key(v.version) > semver_key(other.version):
                 registered_at[v.commit] = v
-    for e in mine:
-        if e.action in (ASSIGN, UNASSIGN) and e.commit in registered_at:
+    for e in staged:
+        if e.commit in registered_at:
             registered_at[e.commit].stage_events.setdefault(e.stage, []).append(e)
 
     stages: dict[str, VersionState] = {}
@@ -401,7 +406,6 @@ def resolve_model(name: str, events: list[Event]) -> ModelState:
             if stage not in best or key > best[stage]:
                 best[stage], stages[stage] = key, v
 
-    deprecations = [e.time for e in mine if e.action == DEPRECATE]
     deprecated = False
     if deprecations:
         others = [e.time for e in mine if e.action != DEPRECATE]
