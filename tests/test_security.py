@@ -465,6 +465,15 @@ def test_history_shows_every_event_with_who_when_what_and_commit(w):
     assert [r["stage"] for r in reversed(rows)] == [None, "staging", "staging", None, None]
 
 
+def test_reading_all_tags_agrees_with_reading_one_model(w):
+    """Two readers of tags: one model's come from `git for-each-ref`, all of them from their
+    objects through `git cat-file` (signed and forged ones included here)."""
+    everything = as_json(run(w.repo, "history", "--json"))
+    for name in ("churn", "fraud", "legacy"):
+        assert [r for r in everything if r["name"] == name] == as_json(
+            run(w.repo, "history", name, "--json"))
+
+
 def test_history_agrees_with_git_and_covers_every_model(w):
     rows = as_json(run(w.repo, "history", "--json"))
     raw = git(w.repo, "for-each-ref", "refs/tags",
