@@ -64,7 +64,9 @@ FORMAT = "%1f".join(FIELDS) + "%1e"
 FLOOR = "import subprocess, sys; subprocess.run(sys.argv[1:], stdout=subprocess.PIPE, check=True)"
 # The helper's read cache (model_registry/readcache.py): a cold row removes it before each run.
 READ_CACHE = os.path.join(".git", "model-registry-cache.json")
-COLD = 'rm -f "$0" && exec "$@"'
+# A cold row moves the cache aside for its run and back after it, so the plain rows that follow
+# (and a round in which a slow cold row is not run) still find it warm.
+COLD = 'mv -f "$0" "$0.warm" 2>/dev/null; "$@"; s=$?; mv -f "$0.warm" "$0" 2>/dev/null; exit $s'
 ARTIFACTS_SHOW = ("import json, sys, dvc.api; "
                   "print(json.dumps(dvc.api.artifacts_show(sys.argv[1], repo='.')))")
 # Modules the read path must not import (GitPython is `git`; gitdb is its object store).
@@ -204,7 +206,7 @@ def helper(*args) -> list[str]:
 
 def cold(*args) -> list[str]:
     """The helper as it runs first after any tag changed: no read cache (the shell that
-    removes it costs about a millisecond)."""
+    moves it aside and back costs a few milliseconds)."""
     return ["sh", "-c", COLD, READ_CACHE, *helper(*args)]
 
 
