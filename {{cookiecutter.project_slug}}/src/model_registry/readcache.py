@@ -43,7 +43,7 @@ def tags_key(pairs: list[tuple[str, str]]) -> str:
     import hashlib
 
     from . import __version__
-    text = "\n".join([__version__] + [f"{n} {o}" for n, o in pairs])
+    text = "\n".join([__version__, *map(" ".join, pairs)])
     return hashlib.sha256(text.encode()).hexdigest()
 
 

@@ -1,14 +1,24 @@
-"""YAML in and out, safely: the safe loader only, bounded size, errors that name the file."""
+"""YAML in and out, safely: the safe loader only, bounded size, errors that name the file.
+
+PyYAML is imported on first use: `list` and `which` read only tags, and its import is a
+tenth of their start-up.
+"""
 
 from __future__ import annotations
 
-import yaml
+from functools import lru_cache
 
 from .errors import InputError
 
 MAX_BYTES = 1 << 20
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+@lru_cache(maxsize=None)
+def _yaml():
+    """PyYAML, and its fastest safe loader and dumper."""
+    import yaml
+    return (yaml, getattr(yaml, "CSafeLoader", yaml.SafeLoader),
+            getattr(yaml, "CSafeDumper", yaml.SafeDumper))
 
 
 def load(data: bytes | str, source: str, aliases: bool = True):
@@ -19,6 +29,7 @@ def load(data: bytes | str, source: str, aliases: bool = True):
     """
     if len(data) > MAX_BYTES:
         raise InputError(f"{source} is larger than {MAX_BYTES} bytes: keep it small")
+    yaml, loader, _ = _yaml()
     if isinstance(data, bytes):
         try:
             data = data.decode("utf-8")
@@ -26,11 +37,11 @@ def load(data: bytes | str, source: str, aliases: bool = True):
             raise InputError(f"{source} is not valid UTF-8: save it as UTF-8") from None
     try:
         if not aliases and ("&" in data or "*" in data):
-            for event in yaml.parse(data, Loader=_Loader):
+            for event in yaml.parse(data, Loader=loader):
                 if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
                     raise InputError(f"{source}: YAML anchors and aliases are not allowed "
                                      "here; write the values out")
-        return yaml.load(data, Loader=_Loader)
+        return yaml.load(data, Loader=loader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
@@ -39,5 +50,6 @@ def load(data: bytes | str, source: str, aliases: bool = True):
 
 
 def dump(data) -> str:
-    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True,
+    yaml, _, dumper = _yaml()
+    return yaml.dump(data, Dumper=dumper, sort_keys=False, allow_unicode=True,
                      default_flow_style=False, width=100)
