@@ -117,24 +117,10 @@ class Git:
         the ids; --buffer spares a write per object). Its output is parsed a chunk at a time
         with regular expressions at known offsets: per-object reads cost more than git's work.
         """
-        import threading
-        proc = subprocess.Popen(["git", "cat-file", "--batch", "--buffer"], cwd=self.root,
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=subprocess.DEVNULL)
-
-        def feed():
-            with proc.stdin:
-                try:
-                    proc.stdin.write("".join(f"{oid}\n" for _, oid in listed).encode())
-                except BrokenPipeError:  # git stopped early: the missing answers say so
-                    pass
-
-        feeder = threading.Thread(target=feed, daemon=True)
-        feeder.start()
         names = iter(listed)
         data, pos = b"", 0
-        try:
-            for chunk in iter(lambda: proc.stdout.read1(1 << 20), b""):
+        with self._batch("".join(f"{oid}\n" for _, oid in listed), "--buffer") as out:
+            for chunk in iter(lambda: out.read1(1 << 20), b""):
                 data, pos = data[pos:] + chunk, 0
                 while True:
                     tag = _TAG_OBJECT.match(data, pos)
@@ -163,10 +149,6 @@ class Git:
                         yield (name, "tag", *_tag_record(data[start:end], oid))
                     else:  # a lightweight tag, or "missing": an object this clone lacks
                         yield name, (kind or b"").decode(), "", "", oid, "", "", "", ""
-        finally:
-            proc.stdout.close()
-            feeder.join()
-            proc.wait()
 
     def tag_ids(self) -> list[tuple[str, str]]:
         """Every tag's name and object id: cheap, as git reads no tag object for it
@@ -287,25 +269,8 @@ class Git:
         """
         if not specs:
             return {}
-        import threading
-        proc = subprocess.Popen(["git", "cat-file", "--batch"], cwd=self.root,
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE)
-
-        def feed():
-            with proc.stdin:
-                try:
-                    proc.stdin.write("".join(f"{s}\n" for s in specs).encode())
-                except BrokenPipeError:  # git stopped early: its status says why
-                    pass
-
-        feeder = threading.Thread(target=feed, daemon=True)
-        feeder.start()
-        out = proc.stdout.read()
-        feeder.join()
-        error = proc.stderr.read().decode(errors="replace").strip()
-        if proc.wait() != 0:
-            raise RegistryError(f"git cat-file failed: {error or 'no output'}")
+        with self._batch("".join(f"{s}\n" for s in specs), check=True) as answer:
+            out = answer.read()
         pos, found = 0, {}
         for spec in specs:
             end = out.index(b"\n", pos)
@@ -318,6 +283,36 @@ class Git:
             else:
                 found[spec] = None
         return found
+
+    @contextmanager
+    def _batch(self, lines: str, *flags: str, check: bool = False):
+        """The output of `git cat-file --batch FLAGS` fed `lines` by a thread, so that it can
+        be read as git writes it (writing all first would stall once both pipes are full);
+        with `check`, a failed cat-file raises once it is read."""
+        import threading
+        proc = subprocess.Popen(["git", "cat-file", "--batch", *flags], cwd=self.root,
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+
+        def feed():
+            with proc.stdin:
+                try:
+                    proc.stdin.write(lines.encode())
+                except BrokenPipeError:  # git stopped early: its answers and status say why
+                    pass
+
+        feeder = threading.Thread(target=feed, daemon=True)
+        feeder.start()
+        try:
+            yield proc.stdout
+        finally:
+            proc.stdout.close()
+            feeder.join()
+            error = proc.stderr.read().decode(errors="replace").strip()
+            proc.stderr.close()
+            status = proc.wait()
+        if check and status != 0:
+            raise RegistryError(f"git cat-file failed: {error or 'no output'}")
 
     def head(self) -> str | None:
         proc = self.run("rev-parse", "-q", "--verify", "HEAD^{commit}", check=False)

@@ -23,10 +23,9 @@ from .errors import ConflictError, InputError, NotFoundError, RegistryError
 from .gitrepo import Git
 from .tags import (ASSIGN, CREATE, DEPRECATE, DEREGISTER, REGISTER, UNASSIGN, Event, ModelState,
                    VersionState, assign_tag, bump, check_name, check_version, counter_claim,
-                   deprecate_tag,
-                   deregister_tag, next_counter, parse_ref, parse_tag_name,
-                   register_tag, resolve_all, resolve_model, semver_key, unassign_tag,
-                   split_hashes, with_hashes)
+                   deprecate_tag, deregister_tag, next_counter, parse_ref, parse_tag_name,
+                   register_tag, resolve_all, resolve_model, semver_key, split_hashes,
+                   unassign_tag, with_hashes)
 
 DVC_YAML = "dvc.yaml"
 ORIGIN = "origin"

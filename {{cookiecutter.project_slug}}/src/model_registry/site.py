@@ -450,7 +450,7 @@ def collect(reg) -> dict:
     for name, state in states.items():
         specs += [cards.card_at(v.commit, name) for v in state.versions if v.registration]
         if head:
-            specs.append(f"{head}:{cards.card_path(name)}")
+            specs.append(cards.card_at(head, name))
     blobs = git.read_many(list(dict.fromkeys(specs)))
 
     origin = None
@@ -512,7 +512,7 @@ def collect(reg) -> dict:
             else:
                 info["doc_note"] = "not available for a deregistered version"
             versions.append(info)
-        head_card = _card(blobs.get(f"{head}:{cards.card_path(name)}") if head else None,
+        head_card = _card(blobs.get(cards.card_at(head, name)) if head else None,
                           f"{cards.card_path(name)} at HEAD")
         if head_card is not None:
             card, card_source = head_card, f"at HEAD (commit {head[:12]})"
