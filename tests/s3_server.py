@@ -133,7 +133,7 @@ def seaweedfs(workdir: str | None = None):
     data = root / "data"
     data.mkdir(parents=True, exist_ok=True)
     access_key = "registry-test-" + secrets.token_hex(4)
-    secret_key = secrets.token_urlsafe(24)
+    secret_key = secrets.token_hex(20)  # never starts with "-", which CLIs read as an option
     identities = root / "s3-identities.json"
     identities.write_text(json.dumps({"identities": [{
         "name": "registry-tester",
