@@ -266,6 +266,79 @@ def test_check_remote_names_the_version_missing_from_the_bucket(world, tmp_path)
     assert object_key(file_md5(orphan)) not in world["server"].keys(world["bucket"])
 
 
+# ------------------------------------------------------------------ the two ways to S3
+
+
+def imports_of(repo: Path, *args: str, env: dict, cwd=None) -> set[str]:
+    """The modules a helper command imports (it must succeed), from `python -X importtime`."""
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "model_registry", *args],
+                          cwd=cwd or repo, capture_output=True, text=True,
+                          env={**env, "PYTHONPATH": str(Path(repo) / "src")})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return {line.split("|")[-1].strip() for line in proc.stderr.splitlines()
+            if line.startswith("import time:")}
+
+
+def test_transfers_go_through_botocore_not_s3fs(world, tmp_path):
+    """The world's remote has only options the helper maps to botocore (URL, endpoint, keys in
+    config.local or AWS_* variables), so no command starts s3fs and its event loop."""
+    out = tmp_path / "model.pkl"
+    fetched = imports_of(world["clone"], "get", "churn@v1.1.0", "-o", str(out),
+                         env=world["there"])
+    assert out.read_bytes() == world["files"]["churn", "v1.1.0"].read_bytes()
+    checked = imports_of(world["clone"], "check", "--remote", env=world["there"])
+    assert "botocore.client" in fetched | checked
+    assert not {"s3fs", "aiobotocore"} & (fetched | checked)
+
+
+def test_an_option_the_helper_does_not_map_sends_transfers_through_dvc(world, tmp_path):
+    """A remote option outside the botocore path's list hands the transfer to DVC (s3fs),
+    which honours every option DVC has: the same bytes come back, nothing is dropped."""
+    there = clone(world, "clone-dvc-path")
+    subprocess.run([sys.executable, "-m", "dvc", "remote", "modify", "--local", "storage",
+                    "jobs", "2"], cwd=there, check=True, capture_output=True)
+    out = tmp_path / "fraud"
+    modules = imports_of(there, "get", "fraud@v0.1.0", "-o", str(out), env=world["there"])
+    assert "s3fs" in modules
+    assert same_tree(world["files"]["fraud", "v0.1.0"], out)
+
+
+UPLOAD = """
+import sys
+from model_registry import storage
+from model_registry.errors import InputError
+
+path, md5, changed = sys.argv[1:]
+# What file_identity gave when the file was hashed: no longer its identity, if it changed.
+hashed_as = (0, 0, 0) if changed == "yes" else storage.file_identity(path)
+try:
+    with storage.Uploader(".", None) as upload:
+        upload.send(path, md5, hashed_as)
+except InputError as exc:
+    print(exc)
+"""
+
+
+@pytest.mark.parametrize("changed", [True, False])
+def test_a_file_that_changed_during_its_upload_is_taken_back_out_of_the_bucket(world,
+                                                                                 tmp_path,
+                                                                                 changed):
+    """register uploads a file by the md5 it hashed while it copies it in; if the file is not
+    the one it hashed by the end of the upload, the object sent under that md5 may hold other
+    bytes, so it is deleted and the registration fails. An unchanged file stays uploaded."""
+    blob = tmp_path / "moving.bin"
+    blob.write_bytes(os.urandom(1 << 20))
+    md5 = file_md5(blob)
+    proc = subprocess.run([sys.executable, "-c", UPLOAD, str(blob), md5,
+                           "yes" if changed else "no"],
+                          cwd=world["repo"], capture_output=True, text=True,
+                          env={**world["here"], "PYTHONPATH": str(world["repo"] / "src")})
+    assert proc.returncode == 0, proc.stderr
+    said = f"{blob} changed while it was being uploaded: re-run" if changed else ""
+    assert proc.stdout.strip() == said
+    assert (object_key(md5) in world["server"].keys(world["bucket"])) is not changed
+
+
 # ------------------------------------------------------------------ damaged objects
 
 

@@ -766,46 +766,54 @@ class Registry:
         self.git.identity_time()  # fail now, not after the commit, if git has no identity
         branch = self._check_push_target() if push else None
 
-        identity = storage.file_identity(source)
-        digest = storage.digest(source)
-        old_block = front.get("registry") if isinstance(front.get("registry"), dict) else {}
-        changes = {"registry": {
-            "name": name,
-            "version": version,
-            "previous_version": previous.version if previous else None,
-            "artifact": {"path": dest, **digest.as_dict()},
-            **({"lineage": old_block["lineage"]} if "lineage" in old_block else {}),
-        }}
-        if metric_values is not None:
-            changes["model-index"] = cards.model_index(front, name, metric_values)
-        new_text = cards.update(card_text, card_rel, changes)
-        problems = cards.validate(cards.split(new_text, card_rel)[0], cfg.card_profile, card_rel)
-        if problems:
-            if first_card:
-                _write_text(card_file, card_text)
-            raise InputError(
-                f"{card_rel} is not complete for the {cfg.card_profile} profile "
-                f"({len(problems)} problem(s)): fill in the fields listed, then register again"
-                + (" (the card skeleton was written for you)" if first_card else ""),
-                details=[str(p) for p in problems])
+        # A file is uploaded by its md5 from where it is, while it is copied in and DVC tracks
+        # it (the remote is opened while it is hashed); a folder, which DVC hashes again (the
+        # two must agree), is pushed after.
+        upload = (storage.Uploader(self.root, cfg.remote) if push and os.path.isfile(source)
+                  else None)
+        if upload is None:
+            storage.preload()
+        with upload or nullcontext():
+            identity = storage.file_identity(source)
+            digest = storage.digest(source)
+            old_block = (front.get("registry") if isinstance(front.get("registry"), dict)
+                         else {})
+            changes = {"registry": {
+                "name": name,
+                "version": version,
+                "previous_version": previous.version if previous else None,
+                "artifact": {"path": dest, **digest.as_dict()},
+                **({"lineage": old_block["lineage"]} if "lineage" in old_block else {}),
+            }}
+            if metric_values is not None:
+                changes["model-index"] = cards.model_index(front, name, metric_values)
+            new_text = cards.update(card_text, card_rel, changes)
+            problems = cards.validate(cards.split(new_text, card_rel)[0], cfg.card_profile,
+                                      card_rel)
+            if problems:
+                if first_card:
+                    _write_text(card_file, card_text)
+                raise InputError(
+                    f"{card_rel} is not complete for the {cfg.card_profile} profile "
+                    f"({len(problems)} problem(s)): fill in the fields listed, then register "
+                    "again" + (" (the card skeleton was written for you)" if first_card else ""),
+                    details=[str(p) for p in problems])
 
-        old_entry = self._artifact_entry(name, None)
-        touched = [card_rel, DVC_YAML, f"{model_dir}/.gitignore", dest + ".dvc"]
-        if old_entry and old_entry != dest:
-            touched.append(old_entry + ".dvc")
-        copying = os.path.abspath(source) != os.path.abspath(os.path.join(self.root, dest))
-        with _rollback(self.git, touched, dest if copying else None):
-            if old_entry and old_entry != dest and os.path.exists(
-                    os.path.join(self.root, old_entry + ".dvc")):
-                storage.remove(self.root, old_entry + ".dvc")
-            self._place(source, dest)
-            # A file unchanged since it was hashed (DVC's own test: inode, size, mtime) needs
-            # no second hashing; a folder DVC hashes again, and the two must agree.
-            unchanged = identity is not None and storage.file_identity(source) == identity
-            # Such a file can be uploaded by its md5 while DVC tracks it; the rest after.
-            early = push and unchanged
-            with (storage.uploading(self.root, os.path.join(self.root, dest), digest.md5,
-                                    cfg.remote) if early else nullcontext()):
+            old_entry = self._artifact_entry(name, None)
+            touched = [card_rel, DVC_YAML, f"{model_dir}/.gitignore", dest + ".dvc"]
+            if old_entry and old_entry != dest:
+                touched.append(old_entry + ".dvc")
+            copying = os.path.abspath(source) != os.path.abspath(os.path.join(self.root, dest))
+            with _rollback(self.git, touched, dest if copying else None):
+                if upload:
+                    upload.send(source, digest.md5, identity)
+                if old_entry and old_entry != dest and os.path.exists(
+                        os.path.join(self.root, old_entry + ".dvc")):
+                    storage.remove(self.root, old_entry + ".dvc")
+                self._place(source, dest)
+                # A file unchanged since it was hashed (DVC's own test: inode, size, mtime)
+                # needs no second hashing.
+                unchanged = identity is not None and storage.file_identity(source) == identity
                 storage.add(self.root, dest, digest if unchanged else None)
                 pointer = storage.read_pointer(
                     open(os.path.join(self.root, dest + ".dvc"), "rb").read(), dest + ".dvc")
@@ -814,10 +822,12 @@ class Registry:
                                         "re-run")
                 _write_text(card_file, new_text)
                 self._set_dvc_entry(name, dest, front)
-            if push and not early:
-                storage.push(self.root, [dest + ".dvc"], cfg.remote)
-            before = self.git.head()
-            commit = self.git.commit(touched, message or f"Register {name} {version}")
+                if upload:
+                    upload.wait()
+                elif push:
+                    storage.push(self.root, [dest + ".dvc"], cfg.remote)
+                before = self.git.head()
+                commit = self.git.commit(touched, message or f"Register {name} {version}")
 
         tag_name = register_tag(name, version)
         block = changes["registry"]
@@ -1184,7 +1194,12 @@ def _remove(path: str) -> None:
 @contextmanager
 def _rollback(git: Git, files: list[str], artifact: str | None):
     """Undo the block's changes if it fails: `files` (small, text) and the index entries are put
-    back, and `artifact` (the copy being registered) is replaced by what was there before."""
+    back, and `artifact` (the copy being registered) is replaced by what was there before.
+
+    On success the previous artifact is deleted by a process of its own, which the caller
+    does not wait for: freeing a large file's blocks can wait a second on the disk (longer
+    where the filesystem discards freed blocks), and nothing after the block needs it gone.
+    """
     saved = {}
     for rel in files:
         full = os.path.join(git.root, rel)
@@ -1209,5 +1224,24 @@ def _rollback(git: Git, files: list[str], artifact: str | None):
             if os.path.lexists(backup):
                 os.replace(backup, target)
         raise
-    if backup:
-        _remove(backup)
+    if backup and os.path.lexists(backup):
+        _remove_later(backup)
+
+
+def _remove_later(path: str) -> None:
+    """Delete `path` in the background. It is renamed first, to a name of its own, so the next
+    registration can take the backup name at once; should the process not start, it is
+    deleted here."""
+    import secrets
+    import sys
+
+    doomed = f"{path}-{secrets.token_hex(4)}"
+    os.replace(path, doomed)
+    code = "import os, shutil, sys; p = sys.argv[1]; " \
+           "shutil.rmtree(p) if os.path.isdir(p) and not os.path.islink(p) else os.remove(p)"
+    try:
+        subprocess.Popen([sys.executable, "-I", "-S", "-c", code, doomed],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL, start_new_session=True)
+    except OSError:
+        _remove(doomed)
