@@ -32,7 +32,7 @@ test: $(STAMP) browser
 	$(PY) -m pytest -n 2 --dist loadfile tests
 
 bench: $(STAMP)
-	$(PY) benchmarks/run.py
+	$(PY) benchmarks/run.py --s3
 
 clean:
 	rm -rf $(VENV) build
