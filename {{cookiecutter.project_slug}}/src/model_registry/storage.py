@@ -328,9 +328,8 @@ class Uploader:
     def __exit__(self, *exc_info) -> None:
         """Waits for the thread; the block's own error, if any, wins over the upload's."""
         self._pool.shutdown()
-        stores = self._stores.exception() is None and self._stores.result()
-        if stores:
-            stores.__exit__(None, None, None)
+        if self._stores.exception() is None:
+            self._stores.result().close()
         if exc_info[0] is None:
             self.wait()
             with _upload_errors(self.remote):
@@ -506,12 +505,15 @@ class _Stores:
         if odb.fs.protocol == "local":
             self.remote_folder = odb.path
 
+    def close(self) -> None:
+        if self._repo is not None:
+            self._repo.close()
+
     def __enter__(self) -> "_Stores":
         return self
 
     def __exit__(self, *exc_info) -> None:
-        if self._repo is not None:
-            self._repo.close()
+        self.close()
 
 
 class _Committed:
@@ -624,7 +626,7 @@ class _Objects:
 
     def __exit__(self, *exc_info) -> None:
         self.progress.close()
-        self._stores.__exit__(*exc_info)
+        self._stores.close()
 
     def get_file(self, oid: str, out: str) -> Digest:
         """The object `oid` written to `out`; the caller compares the md5 returned."""
