@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -448,10 +449,15 @@ def test_push_sends_data_first_then_branch_and_tag_and_loses_races_cleanly(regis
     ok(repo.cli("get", f"m#{stage}", "-o", str(tmp_path / "fetched.bin")))
     assert (tmp_path / "fetched.bin").read_bytes() == data
 
-    # someone else demotes first, from another clone, and takes the next tag name
+    # someone else demotes first, from another clone, and takes the next tag name; its tag
+    # is dated after the promotion (which the helper may stamp a second ahead of the clock)
     other = tmp_path / "other"
     run_git(tmp_path, "clone", "--quiet", str(repo.origin), str(other))
-    run_git(other, "tag", "-a", "-m", "Demote elsewhere", f"m#{stage}!#2", "m@v0.0.1^{commit}")
+    promoted = int(repo.git("for-each-ref", "--format=%(taggerdate:unix)",
+                            f"refs/tags/m#{stage}#1").strip())
+    subprocess.run(["git", "tag", "-a", "-m", "Demote elsewhere", f"m#{stage}!#2",
+                    "m@v0.0.1^{commit}"], cwd=other, check=True, capture_output=True,
+                   env={**os.environ, "GIT_COMMITTER_DATE": f"{promoted + 1} +0000"})
     run_git(other, "push", "--quiet", "origin", f"m#{stage}!#2")
 
     # the loser sees that the winner moved the same stage, and stops rather than override it
