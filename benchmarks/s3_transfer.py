@@ -15,9 +15,9 @@ One run starts SeaweedFS on loopback (the fixture the S3 tests use), makes a ran
 Each repeat changes the artifact's first bytes, so every upload is a new object and no tool
 finds its work already done. Each timed step starts after `sync`: a step writing gigabytes
 (a copy into the work tree, a cache entry) would otherwise have the kernel write them back
-during the next step, and charge the next tool for them. It prints every time, then the medians with throughput and the
-ratio to the floor, and checks the targets: `get` at least 0.8x boto3's download throughput,
-`register --push` within 1.3x of md5 + boto3 upload.
+during the next step, and charge the next tool for them. It prints every time, then the
+medians with throughput and the ratio to the floor, and checks the targets: `get` at least
+0.8x boto3's download throughput, `register --push` within 1.3x of md5 + boto3 upload.
 
     python benchmarks/s3_transfer.py                    # 1 GiB, 3 repeats
     python benchmarks/s3_transfer.py --size-mib 256 --repeat 5 --json results.json

@@ -37,8 +37,9 @@ class Clock:
         return {"GIT_COMMITTER_DATE": stamp, "GIT_AUTHOR_DATE": stamp}
 
 
-def run_git(cwd, *args: str) -> None:
-    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
+def run_git(cwd, *args: str, env: dict | None = None) -> None:
+    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True,
+                   env={**os.environ, **env} if env else None)
 
 
 def iso(ts: int) -> str:
@@ -455,9 +456,8 @@ def test_push_sends_data_first_then_branch_and_tag_and_loses_races_cleanly(regis
     run_git(tmp_path, "clone", "--quiet", str(repo.origin), str(other))
     promoted = int(repo.git("for-each-ref", "--format=%(taggerdate:unix)",
                             f"refs/tags/m#{stage}#1").strip())
-    subprocess.run(["git", "tag", "-a", "-m", "Demote elsewhere", f"m#{stage}!#2",
-                    "m@v0.0.1^{commit}"], cwd=other, check=True, capture_output=True,
-                   env={**os.environ, "GIT_COMMITTER_DATE": f"{promoted + 1} +0000"})
+    run_git(other, "tag", "-a", "-m", "Demote elsewhere", f"m#{stage}!#2", "m@v0.0.1^{commit}",
+            env={"GIT_COMMITTER_DATE": f"{promoted + 1} +0000"})
     run_git(other, "push", "--quiet", "origin", f"m#{stage}!#2")
 
     # the loser sees that the winner moved the same stage, and stops rather than override it

@@ -1229,18 +1229,17 @@ def _rollback(git: Git, files: list[str], artifact: str | None):
 
 
 def _remove_later(path: str) -> None:
-    """Delete `path` in the background. It is renamed first, to a name of its own, so the next
-    registration can take the backup name at once; should the process not start, it is
-    deleted here."""
-    import secrets
+    """Delete `path` (a file or a folder) in the background. It is first moved into a folder
+    of its own, so the next registration can take the backup name at once and the process
+    only ever removes a folder; should the process not start, it is deleted here."""
     import sys
+    import tempfile
 
-    doomed = f"{path}-{secrets.token_hex(4)}"
-    os.replace(path, doomed)
-    code = "import os, shutil, sys; p = sys.argv[1]; " \
-           "shutil.rmtree(p) if os.path.isdir(p) and not os.path.islink(p) else os.remove(p)"
+    doomed = tempfile.mkdtemp(prefix=".registry-old-", dir=os.path.dirname(path))
+    os.replace(path, os.path.join(doomed, os.path.basename(path)))
     try:
-        subprocess.Popen([sys.executable, "-I", "-S", "-c", code, doomed],
+        subprocess.Popen([sys.executable, "-I", "-S", "-c",
+                          "import shutil, sys; shutil.rmtree(sys.argv[1])", doomed],
                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                          stderr=subprocess.DEVNULL, start_new_session=True)
     except OSError:

@@ -717,12 +717,11 @@ class _CacheCopy:
 
     def __init__(self, source, cached: str):
         self.source, self.cached, self.offset, self.kept = source, cached, 0, False
-        folder = os.path.dirname(cached)
-        self.tmp = os.path.join(folder, f".registry-{os.getpid()}-{os.path.basename(cached)}")
+        self.tmp = _cache_temp(cached)
         self.copy = None
         if hasattr(os, "copy_file_range"):
             try:
-                os.makedirs(folder, exist_ok=True)
+                os.makedirs(os.path.dirname(cached), exist_ok=True)
                 self.copy = open(self.tmp, "wb")
             except OSError:
                 pass
@@ -751,8 +750,7 @@ class _CacheCopy:
             return
         try:
             self.copy.close()
-            os.chmod(self.tmp, 0o444)
-            os.replace(self.tmp, self.cached)
+            _into_cache(self.tmp, self.cached)
             self.kept = True
         except OSError:
             self.discard()
@@ -810,15 +808,25 @@ def _clone_file(src: str, dst: str) -> None:
 def _keep(path: str, cached: str) -> None:
     """Put a verified object into DVC's cache, read-only as DVC keeps it. A cache that cannot
     be written costs only a download next time."""
-    folder = os.path.dirname(cached)
-    tmp = os.path.join(folder, f".registry-{os.getpid()}-{os.path.basename(cached)}")
+    tmp = _cache_temp(cached)
     try:
-        os.makedirs(folder, exist_ok=True)
+        os.makedirs(os.path.dirname(cached), exist_ok=True)
         _clone_file(path, tmp)
-        os.chmod(tmp, 0o444)
-        os.replace(tmp, cached)
+        _into_cache(tmp, cached)
     except OSError:
         _discard(tmp)
+
+
+def _cache_temp(cached: str) -> str:
+    """Where a cache entry is written before it is complete and checked: beside it, under a
+    name DVC ignores, so a cache never shows half an object."""
+    return os.path.join(os.path.dirname(cached),
+                        f".registry-{os.getpid()}-{os.path.basename(cached)}")
+
+
+def _into_cache(tmp: str, cached: str) -> None:
+    os.chmod(tmp, 0o444)
+    os.replace(tmp, cached)
 
 
 def _discard(path: str) -> None:
