@@ -13,7 +13,8 @@ origin, the clone and the DVC remote:
   remote with the wrong keys;
 - damage: objects in the DVC remote or the local cache flipped or truncated (a damaged cache
   copy alone is dropped and downloaded again, verified; with the remote copy damaged too, `get`
-  fails on the checksum and leaves `-o` as it was).
+  fails on the checksum and leaves `-o` as it was); a registration tag whose sha256 trailer
+  names other bytes than the object its md5 names.
 
 Each test gets its own origin (a bare copy of one seeded per module) and its own copy of the
 DVC remote directory, so no test sees another's damage. Clones point at their remote through
@@ -548,6 +549,50 @@ def test_damaged_folder_artifact_fails_and_writes_no_folder(world, part):
     assert "checksum mismatch for fraud v0.1.0" in line
     assert ("weights/layer0.bin" in line) if part == "file" else True
     assert not out.exists() and _leftovers(world.root) == []
+
+
+def _retag(clone: Path, tag: str, message: str) -> None:
+    """Re-make an annotated registration tag with another message, as a hand or a tool might."""
+    commit = git(clone, "rev-parse", f"{tag}^{{commit}}")
+    git(clone, "tag", "--force", "--annotate", tag, commit, "--message", message)
+
+
+def test_a_tag_attesting_other_bytes_fails_get_though_the_md5_matches(world):
+    # get checks a file against the sha256 its registration tag attests: bytes that match
+    # the pointer's md5 but not the tag's sha256 are not the version the tag describes.
+    clone = world.clone("c")
+    tag = "churn@v1.0.0"
+    message = git(clone, "for-each-ref", "--format=%(contents)", f"refs/tags/{tag}")
+    attested = message.split("Artifact-SHA256: ")[1].split()[0]
+    other = hashlib.sha256(b"other bytes").hexdigest()
+    _retag(clone, tag, message.replace(attested, other))
+    out = world.root / "model.pkl"
+    out.write_bytes(b"keep me")
+    line = one_error_line(run(clone, "get", tag, "-o", out, "--force"), 1)
+    assert line.startswith("error: checksum mismatch for churn v1.0.0") and other in line
+    assert out.read_bytes() == b"keep me" and _leftovers(world.root) == []
+    oid = md5(world.files[tag])
+    assert not (clone / ".dvc" / "cache" / "files" / "md5" / oid[:2] / oid[2:]).exists()
+
+
+@pytest.mark.parametrize("damaged", [False, True])
+def test_a_tag_without_hash_trailers_is_checked_by_md5(world, damaged):
+    # Tags made by gto, or before the trailers, attest no sha256: the pointer's md5 decides.
+    clone = world.clone("c")
+    tag = "churn@v1.0.0"
+    _retag(clone, tag, "Registering artifact churn version v1.0.0")
+    oid = md5(world.files[tag])
+    if damaged:
+        _damage(world.object(oid), "flipped")
+    out = world.root / "model.pkl"
+    proc = run(clone, "get", tag, "-o", out)
+    if damaged:
+        line = one_error_line(proc, 1)
+        assert line.startswith("error: checksum mismatch for churn v1.0.0")
+        assert f"expected md5 {oid}" in line and not out.exists()
+    else:
+        ok(proc)
+        assert out.read_bytes() == world.files[tag].read_bytes()
 
 
 def test_damaged_cache_copy_is_replaced_by_a_verified_download(world):

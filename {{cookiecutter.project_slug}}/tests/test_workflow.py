@@ -176,8 +176,9 @@ def test_directory_artifact_round_trips(reg, tmp_path):
     assert info["artifact"]["path"] == "models/encoder/encoder"
     assert info["artifact"]["md5"].endswith(".dir")
 
-    ok(reg.repo.cli("get", "encoder@v0.1.0", "-o", str(tmp_path / "enc")))
+    got = as_json(reg.repo.cli("get", "encoder@v0.1.0", "-o", str(tmp_path / "enc"), "--json"))
     assert tree_bytes(tmp_path / "enc") == tree_bytes(reg.inputs.encoder)
+    assert got["verified_by"] == "md5"  # file by file, against the manifest's md5s
 
 
 @pytest.mark.parametrize("ref, version", [
@@ -211,8 +212,12 @@ def test_resolve_prints_readable_text_without_json(reg):
 def test_get_by_version_and_by_stage_writes_the_registered_bytes(reg, tmp_path):
     for ref, source in (("churn@v1.1.0", reg.inputs.v2), (f"churn#{reg.stage}", reg.inputs.v1)):
         target = tmp_path / ref.replace("#", "_").replace("@", "_")
-        ok(reg.repo.cli("get", ref, "-o", str(target)))
+        got = as_json(reg.repo.cli("get", ref, "-o", str(target), "--json"))
         assert target.read_bytes() == source.read_bytes(), ref
+        # checked against the sha256 its registration tag attests
+        assert got["verified_by"] == "sha256"
+        assert got["sha256"] == hashlib.sha256(source.read_bytes()).hexdigest()
+        assert got["output"] == str(target)
 
 
 def test_get_refuses_to_overwrite_without_force(reg, tmp_path):

@@ -263,8 +263,9 @@ def run(args: argparse.Namespace) -> tuple[object, str]:
 
 
 def _got(data: dict) -> str:
-    return (f"wrote {data['name']} {data['version']} to {data['output']} "
-            f"(md5 {data['artifact']['md5']} verified)")
+    by = data["verified_by"]
+    checksum = data["sha256"] if by == "sha256" else data["artifact"]["md5"]
+    return f"wrote {data['name']} {data['version']} to {data['output']} ({by} {checksum} verified)"
 
 
 def _flat(data: dict, prefix: str = "") -> dict:

@@ -724,9 +724,15 @@ class Registry:
         pointer = self._artifact(version)
         dest = output or os.path.basename(pointer.path)
         _check_output(dest, force, pointer.is_dir)
+        # A file is checked against the sha256 its registration tag attests for this md5
+        # (storage.fetch says why); a folder, or a version whose tag attests none, by md5.
+        attested = split_hashes(version.registration.message)[1]
+        sha256 = (attested["sha256"] if attested and attested["md5"] == pointer.md5
+                  and not pointer.is_dir else None)
         got = storage.fetch(self.root, version.commit, pointer, dest, force,
-                            f"{version.model} {version.version}")
-        info.update(output=os.path.abspath(dest), sha256=got.sha256)
+                            f"{version.model} {version.version}", sha256)
+        info.update(output=os.path.abspath(dest), sha256=got.sha256,
+                    verified_by="sha256" if sha256 else "md5")
         return info
 
     # ================================================================ writing
