@@ -7,7 +7,7 @@ One run starts SeaweedFS on loopback (the fixture the S3 tests use), makes a ran
               dvc add, dvc push                         plain DVC, the two steps
               registry register --push                  hash, track, upload, commit, tag, git push
     download  boto3 download_file                       the floor
-              ... then md5 of the file                  the floor of a download that is checked
+              ... then sha256 of the file               the floor of a download checked as get checks it
               dvc pull                                  plain DVC, fresh cache
               registry get                              a fresh clone: download, verify, write
               registry get, again                       the same clone: from the DVC cache
@@ -57,7 +57,7 @@ UPLOAD = [("floor_upload", "md5 + boto3 upload_file (floor)"),
           ("dvc_push", "  dvc push alone"),
           ("register", "registry register --push")]
 DOWNLOAD = [("boto3_download", "boto3 download_file (floor)"),
-            ("floor_verified", "  then md5 of what it wrote"),
+            ("floor_verified", "  then sha256 of what it wrote"),
             ("dvc_pull", "dvc pull (fresh cache)"),
             ("get", "registry get (fresh clone)"),
             ("get_cached", "registry get (from the DVC cache)")]
@@ -81,12 +81,12 @@ def timed(fn, *args) -> float:
     return time.perf_counter() - start
 
 
-def md5_of(path: Path) -> str:
-    md5 = hashlib.md5()
+def digest_of(path: Path, algorithm=hashlib.md5) -> str:
+    digest = algorithm()
     with open(path, "rb") as f:
         while chunk := f.read(1 << 20):
-            md5.update(chunk)
-    return md5.hexdigest()
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def make_artifact(path: Path, size: int) -> None:
@@ -150,12 +150,12 @@ class Bench:
         key, out = f"floor/{n}", self.work / "out.bin"
 
         # the floor: hash the file, send it; fetch it back
-        t["md5"] = timed(md5_of, self.artifact)
+        t["md5"] = timed(digest_of, self.artifact)
         t["boto3_upload"] = timed(self.client.upload_file, str(self.artifact),
                                   self.server.bucket, key)
         t["floor_upload"] = t["md5"] + t["boto3_upload"]
         t["boto3_download"] = timed(self.client.download_file, self.server.bucket, key, str(out))
-        t["floor_verified"] = t["boto3_download"] + timed(md5_of, out)
+        t["floor_verified"] = t["boto3_download"] + timed(digest_of, out, hashlib.sha256)
         out.unlink()
 
         # plain DVC
@@ -179,7 +179,7 @@ class Bench:
         clone = self.work / f"clone-{n}"
         run(["git", "clone", "--quiet", str(self.origin), str(clone)], self.work, self.env)
         t["get"] = run(self.helper(clone, "get", f"big@{version}", "-o", str(out)), clone, env)
-        if md5_of(out) != md5_of(self.artifact):
+        if digest_of(out) != digest_of(self.artifact):
             raise RuntimeError("registry get returned other bytes than were registered")
         out.unlink()
         t["get_cached"] = run(self.helper(clone, "get", f"big@{version}", "-o", str(out)),

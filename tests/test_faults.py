@@ -573,6 +573,10 @@ def test_a_tag_attesting_other_bytes_fails_get_though_the_md5_matches(world):
     assert out.read_bytes() == b"keep me" and _leftovers(world.root) == []
     oid = md5(world.files[tag])
     assert not (clone / ".dvc" / "cache" / "files" / "md5" / oid[:2] / oid[2:]).exists()
+    # as the error says, verify tells a wrong tag from a damaged copy
+    proc = run(clone, "verify", tag)
+    assert proc.returncode == 1
+    assert "the tag does not describe this version" in proc.stdout + proc.stderr
 
 
 @pytest.mark.parametrize("damaged", [False, True])

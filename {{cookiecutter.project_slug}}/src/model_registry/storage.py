@@ -449,9 +449,9 @@ def fetch(repo: str, rev: str, pointer: Pointer, dest: str, force: bool,
                 got = objects.get_file(pointer.md5, tmp, sha256)
         if sha256 and got.sha256 != sha256:
             raise RegistryError(f"checksum mismatch for {label} ({pointer.path}, object "
-                                f"{pointer.md5}): expected the sha256 its tag attests, "
-                                f"{sha256}, got {got.sha256}; the copy in the DVC remote is "
-                                "corrupt, nothing was written")
+                                f"{pointer.md5}): its tag attests sha256 {sha256}, the bytes "
+                                f"have {got.sha256}; nothing was written; `registry verify` "
+                                "tells a damaged copy in the DVC remote from a wrong tag")
         if not sha256 and got.md5 != pointer.md5:
             raise RegistryError(f"checksum mismatch for {label} ({pointer.path}): expected md5 "
                                 f"{pointer.md5}, got {got.md5}; the copy in the DVC remote is "
