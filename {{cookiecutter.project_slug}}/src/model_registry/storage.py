@@ -731,7 +731,7 @@ class _CacheCopy:
     download: after each part is written, the kernel copies it (copy_file_range, nothing
     through Python) while the part is hashed, so the cache costs no second pass once the
     download ends (measured on ext4, 1 GiB: 0.4 s less than copying the whole file after the
-    check). The copy enters the cache, read-only as DVC keeps it, only once the md5 matches.
+    check). The copy enters the cache, read-only as DVC keeps it, only once it matches.
     Where the kernel cannot copy between the two files (another filesystem, no
     copy_file_range), the whole file is copied after the check instead; a cache that cannot
     be written costs only a download next time."""
