@@ -175,6 +175,8 @@ def snapshot(world: World) -> dict:
         "status": git(world.repo, "status", "--porcelain", "--ignored",
                       "--untracked-files=all"),
         "files": _files(world.root, world.repo),
+        # the copies register makes as it hashes: in .dvc/tmp, but the registry's to remove
+        "staged": sorted(p.name for p in world.repo.glob(".dvc/tmp/registry-*")),
     }
 
 

@@ -83,6 +83,10 @@ def test_high_risk_register_refuses_incomplete_card_and_writes_skeleton(high_ris
     assert proc.stderr.startswith("error: models/churn/card.md is not complete")
     assert "eu_ai_act.intended_purpose (Annex IV 1(a); Art. 13(3)(b)(i))" in proc.stderr
     assert git(high_risk, "rev-parse", "HEAD") == head and git(high_risk, "tag") == ""
+    # the copies made while the artifact was hashed, before the card was checked, are gone
+    assert not (high_risk / "models/churn/model.pkl").exists()
+    assert not list(high_risk.glob(".dvc/tmp/registry-*"))
+    assert not list(high_risk.glob(".dvc/cache/files/md5/*/*"))
     skeleton = (high_risk / "models/churn/card.md").read_text()
     assert "# yaml-language-server: $schema=../../src/model_registry/card.schema.json" in skeleton
     assert "intended_purpose: null  # what the system is for" in skeleton

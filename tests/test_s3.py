@@ -339,6 +339,51 @@ def test_a_file_that_changed_during_its_upload_is_taken_back_out_of_the_bucket(w
     assert (object_key(md5) in world["server"].keys(world["bucket"])) is not changed
 
 
+PARTS = """
+import hashlib, json, sys
+from dvc.config import Config
+from model_registry import s3, storage
+
+path, oid = sys.argv[1:]
+remote = s3.Remote(Config(".dvc", local_dvc_dir=".dvc")["remote"]["storage"], jobs=2)
+sent = []
+
+def record(request, **_):
+    sent.append({**{k.lower(): v for k, v in request.headers.items()},
+                 "body sha256": hashlib.sha256(request.body).hexdigest()})
+
+remote.client.meta.events.register("before-send.s3.UploadPart", record)
+remote.upload(path, oid, storage.UPLOAD_PART, lambda n: None)
+print(json.dumps(sent))
+"""
+
+
+@pytest.mark.parametrize("setting", [None, "when_supported"])
+def test_each_part_is_checked_by_its_signed_sha256_and_a_crc32_only_when_asked(world,
+                                                                             tmp_path,
+                                                                             setting):
+    """Each part goes with its sha256 signed (botocore signs it over http, and over https
+    whenever no other checksum is sent), which S3 checks on arrival; the CRC32 botocore adds
+    by default would be a second check of the same bytes, so it is left out, unless the
+    user's AWS configuration asks for it."""
+    blob = tmp_path / "two-parts.bin"
+    data = os.urandom((8 << 20) + 1000)
+    blob.write_bytes(data)
+    md5 = hashlib.md5(data).hexdigest()
+    env = {**world["here"], "PYTHONPATH": str(world["repo"] / "src"),
+           **({"AWS_REQUEST_CHECKSUM_CALCULATION": setting} if setting else {})}
+    proc = subprocess.run([sys.executable, "-c", PARTS, str(blob), md5], cwd=world["repo"],
+                          capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr
+    sent = json.loads(proc.stdout)
+    assert len(sent) == 2
+    assert [p["x-amz-content-sha256"] for p in sent] == [p["body sha256"] for p in sent]
+    crc = ["x-amz-checksum-crc32" in p for p in sent]
+    assert crc == ([True, True] if setting else [False, False])
+    stored = world["server"].client().get_object(Bucket=world["bucket"], Key=object_key(md5))
+    assert stored["Body"].read() == data
+
+
 # ------------------------------------------------------------------ damaged objects
 
 

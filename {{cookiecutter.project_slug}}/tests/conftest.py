@@ -105,7 +105,9 @@ class RegistryRepo:
     def state(self) -> dict:
         """What a failed command must leave as it was: commits, tags, branches, work tree."""
         return {"refs": self.git("for-each-ref", "--format=%(refname) %(objectname)"),
-                "status": self.git("status", "--porcelain", "--untracked-files=all")}
+                "status": self.git("status", "--porcelain", "--untracked-files=all"),
+                # copies register makes as it hashes, which git ignores
+                "staged": sorted(p.name for p in self.path.glob(".dvc/tmp/registry-*"))}
 
 
 def make_registry(base: Path) -> RegistryRepo:

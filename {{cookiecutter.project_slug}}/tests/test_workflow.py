@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 from types import SimpleNamespace
@@ -134,11 +135,16 @@ def test_register_puts_the_bytes_in_dvc_and_the_pointer_card_and_tag_in_git(reg)
     assert (repo.path / "models/churn/model.pkl").read_bytes() == data
     assert repo.git("status", "--porcelain") == ""
 
-    # git holds the pointer and the card; the bytes themselves are DVC's
+    # git holds the pointer and the card; the bytes themselves are DVC's, in its cache too
     assert repo.git("ls-files", "models/churn").splitlines() == [
         "models/churn/.gitignore", "models/churn/card.md", "models/churn/model.pkl.dvc"]
     pointer = yaml.safe_load((repo.path / "models/churn/model.pkl.dvc").read_text())
-    assert pointer["outs"][0]["md5"] == hashlib.md5(data).hexdigest()
+    md5 = hashlib.md5(data).hexdigest()
+    assert pointer["outs"][0]["md5"] == md5
+    cached = repo.path / ".dvc/cache/files/md5" / md5[:2] / md5[2:]
+    assert cached.read_bytes() == data
+    assert not cached.stat().st_mode & 0o222  # read-only, as DVC keeps its cache
+    assert not list(repo.path.glob(".dvc/tmp/registry-*"))  # no copy left half-way
 
     dvc_yaml = yaml.safe_load(repo.git("show", "churn@v1.1.0:dvc.yaml"))
     assert dvc_yaml["artifacts"]["churn"]["path"] == "models/churn/model.pkl"
@@ -429,6 +435,28 @@ def test_lifecycle_promote_demote_deregister_deprecate(registry_repo, tmp_path):
     events = [e["event"] for e in as_json(repo.cli("history", "m", "--json"))]
     assert events == ["register", "deprecate", "deregister", "unassign", "unassign", "assign",
                       "assign", "register", "register"]
+
+
+def test_a_dvc_cache_on_another_filesystem_gets_the_registered_bytes(registry_repo, tmp_path):
+    """register moves into the DVC cache the copy it made while hashing; a cache on another
+    filesystem (a shared one, say), which a rename cannot reach, gets a copy instead."""
+    shm = Path("/dev/shm")
+    if not shm.is_dir() or shm.stat().st_dev == tmp_path.stat().st_dev:
+        pytest.skip("needs a second filesystem: /dev/shm")
+    repo, data = registry_repo, os.urandom(100_000)
+    (tmp_path / "model.bin").write_bytes(data)
+    cache = Path(tempfile.mkdtemp(dir=shm, prefix="registry-test-cache-"))
+    try:
+        with open(repo.path / ".dvc" / "config.local", "a") as config:
+            config.write(f"[cache]\n    dir = {cache}\n")
+        ok(repo.cli("register", "m", str(tmp_path / "model.bin")))
+        md5 = hashlib.md5(data).hexdigest()
+        cached = cache / "files" / "md5" / md5[:2] / md5[2:]
+        assert cached.read_bytes() == data and not cached.stat().st_mode & 0o222
+        assert (repo.path / "models/m/model.bin").read_bytes() == data
+        assert not list(repo.path.glob(".dvc/tmp/registry-*"))
+    finally:
+        shutil.rmtree(cache)
 
 
 def test_push_sends_data_first_then_branch_and_tag_and_loses_races_cleanly(registry_repo,

@@ -299,6 +299,16 @@ def main(argv: list[str] | None = None) -> int:
         # operations, because it is the process's setting, and CI scripts own theirs.
         gc.disable()
     try:
+        return _main(args)
+    finally:
+        # The process ends next, and Python's last collection would walk every object left
+        # (DVC's and botocore's modules: half a second after `register`) only to free
+        # memory the OS takes back anyway. Frozen objects are not walked.
+        gc.freeze()
+
+
+def _main(args: argparse.Namespace) -> int:
+    try:
         if args.chdir:
             if not os.path.isdir(args.chdir):
                 raise InputError(f"-C {args.chdir}: no such folder")

@@ -772,15 +772,19 @@ class Registry:
         self.git.identity_time()  # fail now, not after the commit, if git has no identity
         branch = self._check_push_target() if push else None
 
-        # A file is uploaded by its md5 from where it is, while it is copied in and DVC tracks
-        # it (the remote is opened while it is hashed); a folder, which DVC hashes again (the
-        # two must agree), is pushed after.
-        upload = (storage.Uploader(self.root, cfg.remote) if push and os.path.isfile(source)
-                  else None)
+        # A file is uploaded by its md5 from where it is, while DVC tracks it (the remote is
+        # opened while it is hashed); a folder, which DVC hashes again (the two must agree), is
+        # pushed after. A file's copies, the work tree's (unless it is there already) and the
+        # DVC cache's, are made while it is hashed, before the upload, with which copying
+        # gigabytes would compete for the CPU and memory.
+        is_file = os.path.isfile(source)
+        upload = storage.Uploader(self.root, cfg.remote) if push and is_file else None
         if upload is None:
             storage.preload()
-        with upload or nullcontext():
-            identity = storage.file_identity(source)
+        copying = os.path.abspath(source) != os.path.abspath(os.path.join(self.root, dest))
+        names = (["cache"] + (["work tree"] if copying else [])) if is_file else []
+        identity = storage.file_identity(source)
+        with upload or nullcontext(), storage.copying(self.root, source, names) as copies:
             digest = storage.digest(source)
             old_block = (front.get("registry") if isinstance(front.get("registry"), dict)
                          else {})
@@ -809,18 +813,18 @@ class Registry:
             touched = [card_rel, DVC_YAML, f"{model_dir}/.gitignore", dest + ".dvc"]
             if old_entry and old_entry != dest:
                 touched.append(old_entry + ".dvc")
-            copying = os.path.abspath(source) != os.path.abspath(os.path.join(self.root, dest))
             with _rollback(self.git, touched, dest if copying else None):
                 if upload:
                     upload.send(source, digest.md5, identity)
                 if old_entry and old_entry != dest and os.path.exists(
                         os.path.join(self.root, old_entry + ".dvc")):
                     storage.remove(self.root, old_entry + ".dvc")
-                self._place(source, dest)
-                # A file unchanged since it was hashed (DVC's own test: inode, size, mtime)
-                # needs no second hashing.
+                made = copies.result()
+                self._place(source, dest, made.get("work tree"))
+                # A file unchanged since it was hashed and copied (DVC's own test: inode, size,
+                # mtime) needs no second hashing; its copies are of the bytes hashed.
                 unchanged = identity is not None and storage.file_identity(source) == identity
-                storage.add(self.root, dest, digest if unchanged else None)
+                storage.add(self.root, dest, digest if unchanged else None, made.get("cache"))
                 pointer = storage.read_pointer(
                     open(os.path.join(self.root, dest + ".dvc"), "rb").read(), dest + ".dvc")
                 if digest.md5 != pointer.md5:
@@ -1068,21 +1072,20 @@ class Registry:
             raise InputError(f"an artifact may not be named {base!r}: rename it")
         return real
 
-    def _place(self, source: str, dest: str) -> None:
-        """Copy the artifact into models/NAME/ (a temporary name first, then a rename)."""
+    def _place(self, source: str, dest: str, copy: str | None = None) -> None:
+        """Put the artifact into models/NAME/: `copy`, a file's copy made beforehand, or else a
+        copy of the folder made now under a temporary name, moved into place."""
         import shutil
         target = os.path.join(self.root, dest)
         if os.path.abspath(source) == os.path.abspath(target):
             return
         os.makedirs(os.path.dirname(target), exist_ok=True)
-        tmp = target + ".registry-tmp"
-        _remove(tmp)
-        if os.path.isdir(source):
-            shutil.copytree(source, tmp, symlinks=False)
-        else:
-            shutil.copyfile(source, tmp)
+        if copy is None:
+            copy = target + ".registry-tmp"
+            _remove(copy)
+            shutil.copytree(source, copy, symlinks=False)
         _remove(target)
-        os.replace(tmp, target)
+        shutil.move(copy, target)
 
     def _set_dvc_entry(self, name: str, dest: str, front: dict) -> None:
         path = os.path.join(self.root, DVC_YAML)

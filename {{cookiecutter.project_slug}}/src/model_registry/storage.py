@@ -195,13 +195,54 @@ def _quiet_dvc() -> None:
         logging.getLogger("dvc").setLevel(logging.CRITICAL)
 
 
-def add(root: str, relpath: str, known: Digest | None = None) -> None:
+@contextmanager
+def copying(root: str, source: str, names: list[str]):
+    """Copies of the file `source`, one per name, made by the kernel in a thread while the
+    caller goes on: started while it hashes the file, they take the core hashing leaves free,
+    rather than compete with an upload later for the CPU and memory. Yields a future of
+    {name: path}; the paths are in .dvc/tmp, which git ignores, on the repository's
+    filesystem, so a rename moves a copy into the work tree or the DVC cache. Whatever is
+    still there on leaving is deleted.
+
+    The copies are of the file as it is while they are made: a caller checks, as DVC does,
+    that the file did not change (`file_identity`) before it takes them for what it hashed.
+    """
+    from concurrent.futures import ThreadPoolExecutor, wait
+
+    folder = os.path.join(root, ".dvc", "tmp")
+    paths = {name: os.path.join(folder, f"registry-{os.getpid()}-{n}")
+             for n, name in enumerate(names)}
+
+    def copy() -> dict[str, str]:
+        try:
+            os.makedirs(folder, exist_ok=True)
+            for path in paths.values():
+                _clone_file(source, path)
+        except OSError as exc:
+            raise RegistryError(f"could not copy {source} into the registry ({_why(exc)}): "
+                                "free some disk space or fix the permissions, then re-run"
+                                ) from None
+        return paths
+
+    with ThreadPoolExecutor(1, thread_name_prefix="copy") as pool:
+        copies = pool.submit(copy)
+        try:
+            yield copies
+        finally:
+            wait([copies])
+            for path in paths.values():
+                _discard(path)
+
+
+def add(root: str, relpath: str, known: Digest | None = None,
+        cache_copy: str | None = None) -> None:
     """`dvc add relpath`, run in this process: DVC writes the pointer, the .gitignore entry and
     the cache entry. `known` is the digest of exactly these bytes (the caller checked that they
     did not change since it hashed them): DVC's state learns the md5, as it would after
-    hashing the file itself, and the cache entry is made by the kernel (a reflink where the
-    filesystem shares blocks), so DVC neither reads a large artifact again to hash it nor
-    copies it through Python. Should that copy fail, DVC makes its own."""
+    hashing the file itself, and the cache entry is `cache_copy` (a copy of the same bytes,
+    moved in) or else made by the kernel (a reflink where the filesystem shares blocks), so
+    DVC neither reads a large artifact again to hash it nor copies it through Python. Should
+    that fail, DVC makes its own."""
     from dvc.repo import Repo
 
     _quiet_dvc()
@@ -215,7 +256,7 @@ def add(root: str, relpath: str, known: Digest | None = None) -> None:
                 repo.state.save(path, repo.fs, HashInfo("md5", known.md5))
                 cached = repo.cache.local.oid_to_path(known.md5)
                 if not os.path.isfile(cached):
-                    _keep(path, cached)
+                    _keep(path, cached, cache_copy)
             # The work-tree file already is a copy of the cache entry: DVC's relink would
             # only copy it over itself.
             repo.add(relpath, relink=not placed)
@@ -831,12 +872,19 @@ def _clone_file(src: str, dst: str) -> None:
         shutil.copyfile(src, dst)
 
 
-def _keep(path: str, cached: str) -> None:
-    """Put a verified object into DVC's cache, read-only as DVC keeps it. A cache that cannot
+def _keep(path: str, cached: str, copy: str | None = None) -> None:
+    """Put a verified object into DVC's cache, read-only as DVC keeps it: `copy`, a copy of
+    it already made, moved in where it can be, else a new copy of `path`. A cache that cannot
     be written costs only a download next time."""
     tmp = _cache_temp(cached)
     try:
         os.makedirs(os.path.dirname(cached), exist_ok=True)
+        if copy is not None:
+            try:
+                _into_cache(copy, cached)
+                return
+            except OSError:  # a cache on another filesystem: copied below
+                pass
         _clone_file(path, tmp)
         _into_cache(tmp, cached)
     except OSError:
