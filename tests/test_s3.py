@@ -349,8 +349,14 @@ remote = s3.Remote(Config(".dvc", local_dvc_dir=".dvc")["remote"]["storage"], jo
 sent = []
 
 def record(request, **_):
-    sent.append({**{k.lower(): v for k, v in request.headers.items()},
-                 "body sha256": hashlib.sha256(request.body).hexdigest()})
+    body = request.body  # bytes, or a stream botocore rewinds before it sends
+    if hasattr(body, "read"):
+        at, data = body.tell(), body.read()
+        body.seek(at)
+        body = data
+    sent.append({**{k.lower(): v.decode() if isinstance(v, bytes) else v
+                    for k, v in request.headers.items()},
+                 "body sha256": hashlib.sha256(body).hexdigest()})
 
 remote.client.meta.events.register("before-send.s3.UploadPart", record)
 remote.upload(path, oid, storage.UPLOAD_PART, lambda n: None)
