@@ -459,6 +459,31 @@ def test_a_dvc_cache_on_another_filesystem_gets_the_registered_bytes(registry_re
         shutil.rmtree(cache)
 
 
+def test_artifacts_of_any_size_arrive_whole_in_the_work_tree_the_cache_and_get(registry_repo,
+                                                                                tmp_path):
+    """The copies the registry keeps are written in whole disk blocks around the page cache,
+    the last part through it: sizes on either side of a block and of a 16 MiB part keep every
+    byte, in the work tree and the cache after register, and in the output and the cache
+    after a get that downloads."""
+    repo = registry_repo
+    sizes = [0, 4095, 4096, 4097, (16 << 20) + 4097]
+    blobs = {f"s{size}": os.urandom(size) for size in sizes}
+    for name, data in blobs.items():
+        (tmp_path / name).write_bytes(data)
+        ok(repo.cli("register", name, str(tmp_path / name), "--push"))
+    cache = repo.path / ".dvc" / "cache" / "files" / "md5"
+    for phase in ("register", "get"):
+        for name, data in blobs.items():
+            md5 = hashlib.md5(data).hexdigest()
+            if phase == "get":
+                ok(repo.cli("get", f"{name}@latest", "-o", str(tmp_path / f"{name}.out")))
+                assert (tmp_path / f"{name}.out").read_bytes() == data, name
+            else:
+                assert (repo.path / "models" / name / name).read_bytes() == data, name
+            assert (cache / md5[:2] / md5[2:]).read_bytes() == data, (phase, name)
+        shutil.rmtree(repo.path / ".dvc" / "cache")
+
+
 def test_push_sends_data_first_then_branch_and_tag_and_loses_races_cleanly(registry_repo,
                                                                           tmp_path):
     """After --push the bytes are in the DVC remote and the tags on origin; a push that finds
