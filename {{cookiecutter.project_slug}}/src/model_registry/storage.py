@@ -693,13 +693,25 @@ class _Objects:
         `sha256` (what the bytes of `oid` must hash to) is given; the caller compares."""
         cached = self.cache.oid_to_path(oid) if self.cache else None
         if cached and os.path.isfile(cached):
-            _clone_file(cached, out)
-            with open(out, "rb") as copy:  # hash what was written, not what was meant to be
-                got = _drain(iter(lambda: copy.read(PART), b""), None, self.progress, sha256)
+            got = self._from_cache(cached, out, sha256)
             if _matches(got, oid, sha256):
                 return got
             _discard(cached)  # a damaged cache copy: drop it and download a good one
         return self._download(oid, out, cached, sha256)
+
+    def _from_cache(self, cached: str, out: str, sha256: str | None) -> Digest:
+        """A cache entry copied to `out` and hashed: a reflink where the filesystem shares
+        blocks (then read back to hash), else read once, around the page cache as it was
+        written, and hashed while it is written out."""
+        from dvc_objects.fs.system import reflink
+
+        try:
+            reflink(cached, out)
+            return _drain(_read_parts(out), None, self.progress, sha256)
+        except OSError:
+            pass
+        with open(out, "wb") as dst:
+            return _drain(_read_parts(cached), dst.write, self.progress, sha256)
 
     def get_dir(self, oid: str, out: str, manifest_file: str) -> Digest:
         """A directory: its manifest (`<md5>.dir`), verified, then each file it lists."""
@@ -841,18 +853,6 @@ def _plain(oid: str) -> str:
     return oid[:-len(".dir")] if oid.endswith(".dir") else oid
 
 
-def _clone_file(src: str, dst: str) -> None:
-    """`dst` as a copy of `src`: a reflink where the filesystem shares blocks (btrfs, XFS,
-    APFS: instant, no space taken), else a copy made by the kernel."""
-    import shutil
-    from dvc_objects.fs.system import reflink
-
-    try:
-        reflink(src, dst)
-    except OSError:
-        shutil.copyfile(src, dst)
-
-
 def _store_copies(src: str, dsts: list[str]) -> None:
     """Copies of `src` that the registry keeps rather than reads soon (a DVC cache entry, the
     registered work-tree file): reflinks where the filesystem shares blocks, else one read of
@@ -948,6 +948,26 @@ class _Direct:
         if self.buffer is not None:
             self.buffer.close()
             self.buffer = None
+
+
+def _read_parts(path: str):
+    """The file's bytes in parts of PART bytes, read with O_DIRECT where the filesystem allows
+    (see `_Direct`): a cache entry is read once per `get`, and buffered reads would fill as much
+    new page cache as its size. Parts are read into one aligned buffer and handed out as
+    copies, which the caller may keep while the next part is read."""
+    import mmap
+
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECT", 0))
+    except OSError:  # a filesystem without O_DIRECT
+        fd = os.open(path, os.O_RDONLY)
+    buffer = mmap.mmap(-1, PART)
+    try:
+        with open(fd, "rb", buffering=0) as f:
+            while length := f.readinto(buffer):
+                yield buffer[:length]
+    finally:
+        buffer.close()
 
 
 def _keep(path: str, cached: str, copy: str | None = None) -> None:
