@@ -707,11 +707,10 @@ class _Objects:
 
         try:
             reflink(cached, out)
-            return _drain(_read_parts(out), None, self.progress, sha256)
         except OSError:
-            pass
-        with open(out, "wb") as dst:
-            return _drain(_read_parts(cached), dst.write, self.progress, sha256)
+            with open(out, "wb") as dst:
+                return _drain(_read_parts(cached), dst.write, self.progress, sha256)
+        return _drain(_read_parts(out), None, self.progress, sha256)
 
     def get_dir(self, oid: str, out: str, manifest_file: str) -> Digest:
         """A directory: its manifest (`<md5>.dir`), verified, then each file it lists."""
@@ -889,20 +888,14 @@ class _Direct:
     a buffered GiB cost 0.25 to 3.1 s of kernel CPU (the pages it fills are new to the
     guest), O_DIRECT 0.16 s; so the copies the registry keeps, not read soon, take neither
     that CPU from the transfer beside them nor the user's page cache. Where O_DIRECT is
-    refused (tmpfs; a block size above ALIGN), and for a last part not a whole number of
-    blocks, the writes go on through the page cache."""
+    refused (tmpfs before Linux 6.6, some network filesystems; a block size above ALIGN),
+    and for a last part not a whole number of blocks, the writes go through the page cache."""
 
     ALIGN = 4096  # O_DIRECT's offsets, lengths and buffer addresses: multiples of this
 
     def __init__(self, path: str):
         self.path, self.offset, self.buffer = path, 0, None
-        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
-        self.direct = hasattr(os, "O_DIRECT")
-        try:
-            self.fd = os.open(path, flags | getattr(os, "O_DIRECT", 0), 0o644)
-        except OSError:
-            self.direct = False
-            self.fd = os.open(path, flags, 0o644)
+        self.fd, self.direct = _open_direct(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
 
     def write(self, chunk: bytes) -> None:
         """Append `chunk`, copied into the aligned buffer first (bytes objects are not)."""
@@ -950,6 +943,17 @@ class _Direct:
             self.buffer = None
 
 
+def _open_direct(path: str, flags: int) -> tuple[int, bool]:
+    """`path` opened with O_DIRECT, or without it where the platform or filesystem has none;
+    and whether it was."""
+    if hasattr(os, "O_DIRECT"):
+        try:
+            return os.open(path, flags | os.O_DIRECT, 0o644), True
+        except OSError:
+            pass
+    return os.open(path, flags, 0o644), False
+
+
 def _read_parts(path: str):
     """The file's bytes in parts of PART bytes, read with O_DIRECT where the filesystem allows
     (see `_Direct`): a cache entry is read once per `get`, and buffered reads would fill as much
@@ -957,10 +961,7 @@ def _read_parts(path: str):
     copies, which the caller may keep while the next part is read."""
     import mmap
 
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECT", 0))
-    except OSError:  # a filesystem without O_DIRECT
-        fd = os.open(path, os.O_RDONLY)
+    fd, _ = _open_direct(path, os.O_RDONLY)
     buffer = mmap.mmap(-1, PART)
     try:
         with open(fd, "rb", buffering=0) as f:
