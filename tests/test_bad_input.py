@@ -30,7 +30,7 @@ from typing import Callable
 import pytest
 import yaml
 
-from conftest import bake_template, git, registry, with_origin
+from support import baked_world, git, registry
 
 pytestmark = pytest.mark.xdist_group("bad-input")
 
@@ -94,9 +94,7 @@ def hand_made_version(world_repo: Path, name: str, entry_path: str, dvc_file: by
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory) -> World:
-    root = tmp_path_factory.mktemp("bad-input")
-    repo = bake_template(root)
-    origin = with_origin(repo, root)
+    root, repo, origin = baked_world(tmp_path_factory.mktemp("bad-input"))
 
     inputs = root / "inputs"
     inputs.mkdir()

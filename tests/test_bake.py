@@ -13,13 +13,13 @@ import pytest
 import yaml
 from configobj import ConfigObj
 
-from conftest import TEMPLATE, git
+from support import TEMPLATE, git
 
 TEMPLATE_PROJECT = TEMPLATE / "{{cookiecutter.project_slug}}"
-# Copied without rendering (cookiecutter.json `_copy_without_render`): the helper's source and
-# tests may hold `{{` in their code and must reach the registry byte for byte. Their files are
-# expected exactly as the template has them; every other file is listed here.
-VERBATIM = ("src/model_registry", "tests")
+# Copied without rendering (cookiecutter.json `_copy_without_render`): the helper's source,
+# tests and scripts may hold `{{` in their code and must reach the registry byte for byte.
+# Their files are expected exactly as the template has them; every other file is listed here.
+VERBATIM = ("src/model_registry", "tests", "scripts")
 
 RENDERED = {
     ".dvc/.gitignore",

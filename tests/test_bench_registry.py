@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import TEMPLATE, registry
+from support import TEMPLATE, registry
 
 sys.path.insert(0, str(TEMPLATE / "benchmarks"))
 import synth  # noqa: E402

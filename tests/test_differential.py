@@ -36,7 +36,7 @@ from gto.exceptions import ArtifactNotFound, ManyVersions
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
-from conftest import IDENTITY, TEMPLATE
+from support import IDENTITY, TEMPLATE
 
 sys.path.insert(0, str(TEMPLATE / "{{cookiecutter.project_slug}}" / "src"))
 from model_registry.gitrepo import Git  # noqa: E402

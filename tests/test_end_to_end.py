@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import bake_template, git, registry, with_origin
+from support import baked_world, git, registry
 
 BIN = Path(sys.executable).parent
 
@@ -34,9 +34,8 @@ def tool(name: str, *args: str, cwd) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     """The registry's history, its origin, a fresh clone, and the bytes of every version."""
-    root = tmp_path_factory.mktemp("e2e")
-    repo = bake_template(root)
-    origin = with_origin(repo, root)
+    baked = baked_world(tmp_path_factory.mktemp("e2e"))
+    root, repo, origin = baked
 
     files = {}
     for name, version, size in [("churn", "v1.0.0", 3000), ("churn", "v1.1.0", 4000)]:
@@ -68,8 +67,7 @@ def world(tmp_path_factory):
     registry(repo, "get", "fraud", "-o", str(root / "fraud-got"))
     registry(repo, "deprecate", "fraud", "--push")
 
-    clone = root / "clone"
-    git(root, "clone", "--quiet", str(origin), str(clone))
+    clone = baked.clone("clone")
     return {"root": root, "repo": repo, "origin": origin, "clone": clone, "files": files,
             "fraud_before_deprecation": before_deprecation}
 

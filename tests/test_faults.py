@@ -38,7 +38,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import bake_template, git, helper_env, registry, with_origin
+from support import bake_template, baked_world, git, helper_env, registry, with_origin
 
 pytestmark = pytest.mark.xdist_group("faults")
 
@@ -146,11 +146,8 @@ def finish(proc: subprocess.Popen) -> subprocess.CompletedProcess:
 def seed(tmp_path_factory):
     """An origin with churn v1.0.0 and v1.1.0 (files) and fraud v0.1.0 (a folder), and a DVC
     remote holding their bytes."""
-    root = tmp_path_factory.mktemp("faults-seed")
-    repo = bake_template(root)
-    origin = root / "origin.git"
-    git(root, "init", "--quiet", "--bare", "-b", "main", str(origin))
-    git(repo, "remote", "add", "origin", str(origin))
+    baked = baked_world(tmp_path_factory.mktemp("faults-seed"))
+    root, repo, origin = baked
     files = {"churn@v1.0.0": root / "v1" / "churn.pkl",
              "churn@v1.1.0": root / "v2" / "churn.pkl"}
     for path in files.values():
@@ -167,7 +164,7 @@ def seed(tmp_path_factory):
     # What `--push` would have uploaded, without a `dvc push` per version: a local DVC 3
     # remote keeps objects exactly as the cache does (files/md5/XX/REST).
     shutil.copytree(repo / ".dvc" / "cache", root / "dvc-storage", dirs_exist_ok=True)
-    git(repo, "push", "--quiet", "origin", "main", "--tags")
+    baked.push()
     return {"origin": origin, "remote": root / "dvc-storage", "files": files}
 
 

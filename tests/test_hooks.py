@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from cookiecutter.exceptions import FailedHookException
 
-from conftest import IDENTITY, TEMPLATE, bake_template, git
+from support import IDENTITY, TEMPLATE, bake_template, git
 
 TEMPLATE_PROJECT = TEMPLATE / "{{cookiecutter.project_slug}}"
 TEMPLATE_PARTS = ("cookiecutter.json", "hooks", "{{cookiecutter.project_slug}}")

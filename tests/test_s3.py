@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import bake_template, git, with_origin
+from support import baked_world, git
 
 # Every test here shares one registry and one server, so all of them belong in one xdist
 # worker: `make test` uses --dist loadfile, which keeps a file together; the mark asks the
@@ -125,9 +125,8 @@ def world(s3_server, tmp_path_factory):
     all pushed; its origin; a fresh clone; and the bytes of every version."""
     root = tmp_path_factory.mktemp("s3")
     bucket = s3_server.new_bucket()
-    repo = bake_template(root, remote="s3", s3_url=f"s3://{bucket}/dvc",
-                         s3_endpoint_url=s3_server.endpoint)
-    origin = with_origin(repo, root)
+    _, repo, origin = baked_world(root, remote="s3", s3_url=f"s3://{bucket}/dvc",
+                                  s3_endpoint_url=s3_server.endpoint)
     dvc = [sys.executable, "-m", "dvc", "remote", "modify", "--local", "storage"]
     for option, value in (("access_key_id", s3_server.access_key),
                           ("secret_access_key", s3_server.secret_key)):
@@ -342,7 +341,8 @@ def test_a_file_that_changed_during_its_upload_is_taken_back_out_of_the_bucket(w
 PARTS = """
 import hashlib, json, sys
 from dvc.config import Config
-from model_registry import s3, storage
+from model_registry import storage
+from model_registry.storage import s3
 
 path, oid = sys.argv[1:]
 remote = s3.Remote(Config(".dvc", local_dvc_dir=".dvc")["remote"]["storage"], jobs=2)

@@ -28,8 +28,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from conftest import bake_template, git
-from conftest import registry as run
+from support import baked_world, git
+from support import registry as run
 
 pytestmark = pytest.mark.xdist_group("security")
 
@@ -70,12 +70,9 @@ def who(name: str, email: str, when: int) -> dict:
 
 @pytest.fixture(scope="module")
 def w(tmp_path_factory):
-    root = tmp_path_factory.mktemp("security")
-    repo = bake_template(root)
-    origin = root / "origin.git"
+    baked = baked_world(tmp_path_factory.mktemp("security"))
+    root, repo, origin = baked
     remote = root / "dvc-storage"
-    git(root, "init", "--quiet", "--bare", "-b", "main", str(origin))
-    git(repo, "remote", "add", "origin", str(origin))
 
     keys = {}
     for name in ("trusted", "stranger"):
@@ -132,10 +129,9 @@ def w(tmp_path_factory):
     ]
     for i, ((name, email), step) in enumerate(audit):
         run(repo, *step, env=who(name, email, T0 + 60 * i))
-    git(repo, "push", "--quiet", "origin", "main", "--tags")
+    baked.push()
 
-    strict = root / "strict"
-    git(root, "clone", "--quiet", str(origin), str(strict))
+    strict = baked.clone("strict")
     config = strict / "registry.yaml"
     config.write_text(config.read_text().replace("require_signed_tags: false",
                                                  "require_signed_tags: true"))
@@ -249,6 +245,32 @@ def test_verify_finds_a_corrupted_object_in_the_remote(w, tmp_path):
     stderr = failed(run(clone, "verify", "churn@v1.1.0", check=False), 1)
     assert f"object {md5(w.files['b'])} is damaged in the DVC remote" in stderr
     assert as_json(run(clone, "verify", "churn@v1.0.0", "--json"))["ok"] is True
+
+
+def snapshot(folder: Path) -> dict:
+    """Every file under `folder` (its git folder included) with its size and md5."""
+    return {str(p.relative_to(folder)): (p.stat().st_size, md5(p))
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_reads_change_nothing_in_the_repository_but_the_read_cache(w, tmp_path):
+    """A clone without a work tree (what `get --repo` makes) has its allowed_signers only in
+    git: checking a signature there (`doc` does) must not write a copy into .git, and no read
+    command may change a file, but for the read cache that `list` and `which` keep."""
+    reads = [("list",), ("history",), ("resolve", "churn#prod"), ("show", "churn@v1.0.0"),
+             ("which", md5(w.files["a"])), ("diff", "churn@v1.0.0", "churn@v1.1.0"),
+             ("doc", "churn@v1.0.0"), ("check-ref", "churn@v1.0.0"), ("check",)]
+    for name, flags in (("no-checkout", ["--no-checkout"]), ("full", [])):
+        clone = tmp_path / name
+        git(tmp_path, "clone", "--quiet", *flags, str(w.origin), str(clone))
+        before = snapshot(clone)
+        for args in reads:  # the helper of the registry's checkout, run in the clone
+            run(w.repo, *args, cwd=clone)
+        after = snapshot(clone)
+        assert "signed, verified against allowed_signers" in run(
+            w.repo, "doc", "churn@v1.0.0", cwd=clone).stdout
+        after.pop(".git/model-registry-cache.json")
+        assert after == before, name
 
 
 # ---------------------------------------------------------------- require_signed_tags

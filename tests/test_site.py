@@ -33,7 +33,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import TEMPLATE, bake_template, git, registry, with_origin
+from support import TEMPLATE, bake_template, baked_world, git, registry
 
 sys.path.insert(0, str(TEMPLATE / "{{cookiecutter.project_slug}}" / "src"))
 from model_registry import site as site_module  # noqa: E402  (the helper as the template ships it)
@@ -68,9 +68,8 @@ Routes tickets to a queue. {HOSTILE_IMG}
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    root = tmp_path_factory.mktemp("site")
-    repo = bake_template(root)
-    origin = with_origin(repo, root)
+    baked = baked_world(tmp_path_factory.mktemp("site"))
+    root, repo, origin = baked
 
     files = {}
 
@@ -100,7 +99,7 @@ def world(tmp_path_factory):
                  ("promote", "nlp/intent-router", "v0.1.0", "dev"),
                  ("deregister", "fraud", "v0.1.0"), ("deprecate", "fraud")]:
         registry(repo, *step)
-    git(repo, "push", "--quiet", "origin", "main", "--tags")
+    baked.push()
     out = root / "public"
     result = json.loads(registry(repo, "site", "-o", str(out), "--json").stdout)
     return {"root": root, "repo": repo, "origin": origin, "out": out, "files": files,

@@ -4,8 +4,6 @@ answer as they do without it while tags are added, moved and deleted, and when i
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 
 import pytest
 
@@ -32,11 +30,6 @@ def world(registry_repo, tmp_path):
         assert proc.returncode == 0, proc.stderr
         md5[name] = json.loads(proc.stdout)["artifact"]["md5"]
     return registry_repo, md5, clock
-
-
-def git(repo, *args: str, env: dict | None = None) -> str:
-    return subprocess.run(["git", *args], cwd=repo.path, check=True, capture_output=True,
-                          text=True, env={**os.environ, **(env or {})}).stdout.strip()
 
 
 def answers(repo, md5: dict) -> dict:
@@ -70,20 +63,20 @@ def test_answers_follow_tags_added_moved_and_deleted(world):
     assert first["list"][0]["latest"] == "v1.1.0"
     assert found(first["a"]) == [("v1.0.0", "active")]
 
-    commit_a = git(repo, "rev-parse", "m@v1.0.0^{commit}")
-    commit_b = git(repo, "rev-parse", "m@v1.1.0^{commit}")
-    git(repo, "tag", "-a", "-m", "added", "m@v2.0.0", commit_a, env=clock())
+    commit_a = repo.git("rev-parse", "m@v1.0.0^{commit}")
+    commit_b = repo.git("rev-parse", "m@v1.1.0^{commit}")
+    repo.git("tag", "-a", "-m", "added", "m@v2.0.0", commit_a, env=clock())
     added = same_with_and_without_cache(repo, md5)
     assert added["list"][0]["latest"] == "v2.0.0"
     assert found(added["a"]) == [("v1.0.0", "active"), ("v2.0.0", "active")]
 
-    git(repo, "tag", "-f", "-a", "-m", "moved", "m@v2.0.0", commit_b, env=clock())
+    repo.git("tag", "-f", "-a", "-m", "moved", "m@v2.0.0", commit_b, env=clock())
     moved = same_with_and_without_cache(repo, md5)
     assert found(moved["a"]) == [("v1.0.0", "active")]
     assert found(moved["b"]) == [("v1.1.0", "active"), ("v2.0.0", "active")]
 
-    git(repo, "tag", "-d", "m@v2.0.0")
-    git(repo, "tag", "m@v3.0.0", commit_a)  # lightweight: ignored, cached or not
+    repo.git("tag", "-d", "m@v2.0.0")
+    repo.git("tag", "m@v3.0.0", commit_a)  # lightweight: ignored, cached or not
     deleted = same_with_and_without_cache(repo, md5)
     assert deleted["list"][0]["latest"] == "v1.1.0"
     assert deleted == first

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from dvc.config import Config
 
-from model_registry import s3
+from model_registry.storage import s3
 
 
 def remote_options(tmp_path, *lines: str) -> dict:

@@ -12,7 +12,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
@@ -20,6 +19,8 @@ from types import SimpleNamespace
 
 import pytest
 import yaml
+
+from support import git as run_git
 
 T0 = 1_700_000_000  # 2023-11-14T22:13:20Z
 CORE_COMMANDS = {"register", "promote", "demote", "deregister", "deprecate", "resolve", "get",
@@ -36,11 +37,6 @@ class Clock:
         self.now += 60
         stamp = f"{self.now} +0000"
         return {"GIT_COMMITTER_DATE": stamp, "GIT_AUTHOR_DATE": stamp}
-
-
-def run_git(cwd, *args: str, env: dict | None = None) -> None:
-    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True,
-                   env={**os.environ, **env} if env else None)
 
 
 def iso(ts: int) -> str:

@@ -1,7 +1,7 @@
 """The registry helper: register, promote, resolve and retrieve model versions kept in git + DVC.
 
-Modules, one concern each: `tags` (grammar and resolution), `cards` (model cards), `storage`
-(DVC), `gitrepo` (git), `config` (registry.yaml), `operations` (what the commands do), `cli`.
+`api` is the Python interface (one function per command, typed results from `results`); `cli`
+is the `registry` command over it. docs/architecture.md in the template describes the layers.
 """
 
 __version__ = "0.1.0"

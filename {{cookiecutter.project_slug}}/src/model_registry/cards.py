@@ -132,6 +132,20 @@ def schema() -> dict:
 
 
 @dataclass
+class CardSide:
+    """A model's card at one revision (or in the work tree), and the artifact it records:
+    one side of a review's comparison."""
+
+    label: str
+    version: object
+    md5: object
+    sha256: object
+    size: object
+    front: dict
+    body: str
+
+
+@dataclass
 class Problem:
     """One thing wrong with a card: where, which provision it serves, and how to fix it."""
 
@@ -144,10 +158,6 @@ class Problem:
         where = f"{self.file}: {self.field}" if self.field else self.file
         provision = f" ({self.provision})" if self.provision else ""
         return f"{where}{provision}: {self.message}"
-
-    def as_dict(self) -> dict:
-        return {"file": self.file, "field": self.field, "provision": self.provision,
-                "message": self.message}
 
 
 def _spec(path: list) -> dict:

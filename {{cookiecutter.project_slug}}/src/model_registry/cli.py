@@ -1,4 +1,4 @@
-"""`registry`: a thin command line over model_registry.operations. It parses and prints.
+"""`registry`: a thin command line over model_registry.api. It parses and prints.
 
 Exit status: 0 done; 1 failed (remote, checksum, conflict); 2 bad input or nothing found.
 Errors are one line on stderr starting with `error:`; `--debug` shows the traceback too.
@@ -48,7 +48,8 @@ class _RawHelp(argparse.RawDescriptionHelpFormatter, _Help):
     pass
 
 
-def _parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command line; scripts/cli_reference.py writes the README's reference from it."""
     parser = _Parser(
         prog="registry", description="A git + DVC model registry: register, promote, resolve "
         "and retrieve model versions.", epilog=EXAMPLES,
@@ -87,27 +88,28 @@ def _parser() -> argparse.ArgumentParser:
     writes(p)
 
     p = command("promote", "assign a stage to a version")
-    p.add_argument("name")
-    p.add_argument("version", help="e.g. v1.4.0")
+    p.add_argument("name", help="model name")
+    p.add_argument("version", help="the version to promote, e.g. v1.4.0")
     p.add_argument("stage", help="a stage listed in registry.yaml")
     writes(p)
 
     p = command("demote", "take a stage away from the version holding it")
-    p.add_argument("name")
-    p.add_argument("stage")
+    p.add_argument("name", help="model name")
+    p.add_argument("stage", help="the stage to take away")
     writes(p)
 
     p = command("deregister", "withdraw a version (its history stays)")
-    p.add_argument("name")
-    p.add_argument("version")
+    p.add_argument("name", help="model name")
+    p.add_argument("version", help="the version to withdraw, e.g. v1.3.0")
     writes(p)
 
     p = command("deprecate", "retire a model: it resolves to nothing until a new version")
-    p.add_argument("name")
+    p.add_argument("name", help="model name")
     writes(p)
 
     p = command("resolve", "which version, commit and artifact a ref names")
     p.add_argument("ref", help="NAME, NAME@latest, NAME@v1.2.3, NAME#STAGE or a full tag")
+    p.add_argument("--repo", metavar="URL", help="a registry's git URL, instead of this clone")
 
     p = command("get", "fetch a version's artifact, verified against its checksum")
     p.add_argument("ref", help="NAME, NAME@latest, NAME@v1.2.3, NAME#STAGE or a full tag")
@@ -121,7 +123,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("name", nargs="?", help="only this model")
 
     p = command("show", "the model card of a version")
-    p.add_argument("ref")
+    p.add_argument("ref", help="NAME, NAME@v1.2.3, NAME#STAGE or a full tag")
 
     p = command("check", "validate cards against the schema and the registry's history")
     p.add_argument("--base", metavar="REV", help="only cards changed since REV (a pull request)")
@@ -151,9 +153,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--base", metavar="REV", help="compare the work tree with REV instead")
 
     p = command("doc", "a version's technical documentation, organised by Annex IV")
-    p.add_argument("ref")
+    p.add_argument("ref", help="NAME, NAME@v1.2.3, NAME#STAGE or a full tag")
     p.add_argument("-o", "--output", metavar="FILE", help="write it to FILE")
-    p.add_argument("--format", choices=("md", "html"), default="md")
+    p.add_argument("--format", choices=("md", "html"), default="md",
+                   help="Markdown (default) or a standalone HTML page")
 
     p = command("site", "a static HTML catalogue: models, versions, stages, history, charts")
     p.add_argument("-o", "--output", metavar="DIR", required=True,
@@ -162,120 +165,144 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> tuple[object, str]:
-    """Carry out a parsed command; returns (data for --json, text for people)."""
-    from . import cards, operations, storage
+    """Carry out a parsed command through the Python API; returns (the typed result, the
+    text for people)."""
+    from . import api, storage
 
     if getattr(args, "json", False):
-        storage.PROGRESS = False  # --json output is for scripts: no progress lines
-    if args.command == "get" and args.repo:
-        data = operations.get_from_url(args.repo, args.ref, args.output, args.force)
-        return data, _got(data)
-    reg = operations.Registry.open(".")
-    c = args.command
-    if c == "register":
-        data = reg.register(args.name, args.path, version=args.version, bump_part=args.bump,
-                            message=args.message, metrics=args.metrics, push=args.push,
-                            sign=args.sign, tag=not args.no_tag)
-        what = f"tag {data['tag']}" if data["tag"] else "untagged: `registry release` tags it"
-        return data, (f"registered {data['name']} {data['version']} ({what}, commit "
-                      f"{data['commit'][:12]}, md5 {data['artifact']['md5']})"
-                      + (", pushed" if data["pushed"] else ""))
-    if c in ("promote", "demote", "deregister", "deprecate"):
-        kwargs = dict(message=args.message, push=args.push, sign=args.sign)
-        if c == "promote":
-            data = reg.promote(args.name, args.version, args.stage, **kwargs)
-            if not data["changed"]:
-                return data, f"{args.name} {args.version} is already in {args.stage}"
-        elif c == "demote":
-            data = reg.demote(args.name, args.stage, **kwargs)
-        elif c == "deregister":
-            data = reg.deregister(args.name, args.version, **kwargs)
-        else:
-            data = reg.deprecate(args.name, **kwargs)
-        return data, f"created tag {data['tag']}" + (", pushed" if data["pushed"] else "")
-    if c == "resolve":
-        data = reg.resolve(args.ref)
-        return data, "\n".join(f"{k}: {v}" for k, v in _flat(data).items())
-    if c == "get":
-        data = reg.get(args.ref, args.output, args.force)
-        return data, _got(data)
-    if c == "list":
-        data = reg.list()
-        return data, _table(["name", "latest", "stages", "deprecated"], [
-            [m["name"], m["latest"] or "-",
-             " ".join(f"{s}={v}" for s, v in m["stages"].items()) or "-",
-             "yes" if m["deprecated"] else ""] for m in data])
-    if c == "history":
-        data = reg.history(args.name)
-        return data, _table(["date", "event", "tag", "version", "tagger", "message"], [
-            [e["date"], e["event"], e["tag"], e["version"] or "-", e["tagger"],
-             e["message"].splitlines()[0] if e["message"] else ""] for e in data])
-    if c == "check-ref":
-        data = reg.check_ref(args.tag, remote=args.remote)
-        return data, (f"{data['tag']}: {data['event']} of {data['artifact']} "
-                      f"{data.get('version', '')} at {data['commit_hexsha'][:12]}, valid")
-    if c == "release":
-        if args.message:
-            raise InputError("release writes its own tag messages: drop -m")
-        data = reg.release(push=args.push, sign=args.sign)
-        return data, ("created " + ", ".join(data["tags"]) + (", pushed" if data["pushed"]
-                                                               else "")
-                      if data["tags"] else "nothing to release: every card version is tagged")
-    if c == "which":
-        data = reg.which(args.hash_or_file)
-        return data, _table(["name", "version", "status", "stages", "tag", "commit"], [
-            [v["name"], v["version"], v["status"], " ".join(v["stages"]) or "-", v["tag"],
-             v["commit"][:12]] for v in data])
-    if c == "verify":
-        data = reg.verify(None if args.all else args.ref)
-        return data, "\n".join(f"ok  {v['tag']} (signature: {v['signature']})"
-                               for v in data["versions"]) or "no versions to verify"
-    if c == "check":
-        data = reg.check(args.base, remote=args.remote)
-        if not data["ok"]:
-            raise InputError(f"{len(data['problems'])} problem(s) in the registry: fix them and "
-                             "run registry check again",
-                             details=[str(cards.Problem(**p)) for p in data["problems"]],
-                             data=data)
-        return data, f"{len(data['checked'])} card(s) checked, no problems"
-    if c == "diff":
-        if args.base and args.refs or not args.base and len(args.refs) != 2:
-            raise InputError("give two refs (registry diff churn@v1.0.0 churn@v1.1.0) or --base")
-        data = reg.diff(*args.refs, base=args.base)
-        return data, data["markdown"].rstrip("\n")
-    if c == "doc":
-        if args.output and not os.path.isdir(os.path.dirname(os.path.abspath(args.output))):
-            raise InputError(f"folder of {args.output} does not exist: create it first")
-        data = reg.doc(args.ref, args.format)
-        if args.output:
-            with open(args.output, "w", encoding="utf-8") as f:
-                f.write(data["text"])
-            return data, f"wrote the technical documentation of {data['name']} " \
-                         f"{data['version']} to {args.output}"
-        return data, data["text"].rstrip("\n")
-    if c == "site":
-        from . import site
-        data = site.build(reg, args.output)
-        return data, (f"wrote {data['pages']} pages for {len(data['models'])} model(s) to "
-                      f"{data['output']}: open {data['index']}")
-    data = reg.show(args.ref)
-    return data, data["text"].rstrip("\n")
+        storage.show_progress(False)  # --json output is for scripts: no progress lines
+    command = _COMMANDS.get(args.command)
+    if command is None:
+        raise InputError(f"unknown command {args.command!r}: see `registry --help`")
+    return command(api, args)
 
 
-def _got(data: dict) -> str:
-    by = data["verified_by"]
-    checksum = data["sha256"] if by == "sha256" else data["artifact"]["md5"]
-    return f"wrote {data['name']} {data['version']} to {data['output']} ({by} {checksum} verified)"
+def _register(api, args):
+    r = api.register(args.name, args.path, version=args.version, bump=args.bump,
+                     message=args.message, metrics=args.metrics, push=args.push, sign=args.sign,
+                     tag=not args.no_tag)
+    what = f"tag {r.tag}" if r.tag else "untagged: `registry release` tags it"
+    return r, (f"registered {r.name} {r.version} ({what}, commit {r.commit[:12]}, md5 "
+               f"{r.artifact.md5})" + (", pushed" if r.pushed else ""))
 
 
-def _flat(data: dict, prefix: str = "") -> dict:
-    out = {}
-    for key, value in data.items():
-        if isinstance(value, dict):
-            out.update(_flat(value, f"{prefix}{key}."))
-        else:
-            out[prefix + key] = ", ".join(value) if isinstance(value, list) else value
-    return out
+def _tag_command(api, args):
+    kwargs = dict(message=args.message, push=args.push, sign=args.sign)
+    if args.command == "promote":
+        r = api.promote(args.name, args.version, args.stage, **kwargs)
+        if not r.changed:
+            return r, f"{args.name} {args.version} is already in {args.stage}"
+    elif args.command == "demote":
+        r = api.demote(args.name, args.stage, **kwargs)
+    elif args.command == "deregister":
+        r = api.deregister(args.name, args.version, **kwargs)
+    else:
+        r = api.deprecate(args.name, **kwargs)
+    return r, f"created tag {r.tag}" + (", pushed" if r.pushed else "")
+
+
+def _resolve(api, args):
+    r = api.resolve(args.ref, repo=args.repo)
+    return r, "\n".join(f"{k}: {v}" for k, v in _flat(api.to_json(r)).items())
+
+
+def _get(api, args):
+    r = api.get(args.ref, args.output, repo=args.repo, force=args.force)
+    checksum = r.sha256 if r.verified_by == "sha256" else r.artifact.md5
+    return r, (f"wrote {r.name} {r.version} to {r.output} ({r.verified_by} {checksum} "
+               "verified)")
+
+
+def _list(api, args):
+    models = api.list_models()
+    return models, _table(["name", "latest", "stages", "deprecated"], [
+        [m.name, m.latest or "-", " ".join(f"{s}={v}" for s, v in m.stages.items()) or "-",
+         "yes" if m.deprecated else ""] for m in models])
+
+
+def _history(api, args):
+    events = api.history(args.name)
+    return events, _table(["date", "event", "tag", "version", "tagger", "message"], [
+        [e.date, e.event, e.tag, e.version or "-", e.tagger,
+         e.message.splitlines()[0] if e.message else ""] for e in events])
+
+
+def _show(api, args):
+    r = api.show(args.ref)
+    return r, r.text.rstrip("\n")
+
+
+def _check_ref(api, args):
+    r = api.check_ref(args.tag, remote=args.remote)
+    return r, (f"{r.tag}: {r.event} of {r.artifact} {r.version or ''} at "
+               f"{r.commit_hexsha[:12]}, valid")
+
+
+def _release(api, args):
+    if args.message:
+        raise InputError("release writes its own tag messages: drop -m")
+    r = api.release(push=args.push, sign=args.sign)
+    if not r.tags:
+        return r, "nothing to release: every card version is tagged"
+    return r, "created " + ", ".join(r.tags) + (", pushed" if r.pushed else "")
+
+
+def _which(api, args):
+    found = api.which(args.hash_or_file)
+    return found, _table(["name", "version", "status", "stages", "tag", "commit"], [
+        [v.name, v.version, v.status, " ".join(v.stages) or "-", v.tag, v.commit[:12]]
+        for v in found])
+
+
+def _verify(api, args):
+    r = api.verify(None if args.all else args.ref)
+    return r, "\n".join(f"ok  {v.tag} (signature: {v.signature})"
+                        for v in r.versions) or "no versions to verify"
+
+
+def _check(api, args):
+    r = api.check(base=args.base, remote=args.remote)
+    if not r.ok:
+        raise InputError(f"{len(r.problems)} problem(s) in the registry: fix them and run "
+                         "registry check again",
+                         details=[str(p) for p in r.problems], data=api.to_json(r))
+    return r, f"{len(r.checked)} card(s) checked, no problems"
+
+
+def _diff(api, args):
+    if args.base and args.refs or not args.base and len(args.refs) != 2:
+        raise InputError("give two refs (registry diff churn@v1.0.0 churn@v1.1.0) or --base")
+    r = api.diff(*args.refs, base=args.base)
+    return r, r.markdown.rstrip("\n")
+
+
+def _doc(api, args):
+    r = api.doc(args.ref, args.format, output=args.output)
+    if args.output:
+        return r, (f"wrote the technical documentation of {r.name} {r.version} to "
+                   f"{args.output}")
+    return r, r.text.rstrip("\n")
+
+
+def _site(api, args):
+    r = api.site(args.output)
+    return r, (f"wrote {r.pages} pages for {len(r.models)} model(s) to {r.output}: open "
+               f"{r.index}")
+
+
+_COMMANDS = {
+    "register": _register, "promote": _tag_command, "demote": _tag_command,
+    "deregister": _tag_command, "deprecate": _tag_command, "resolve": _resolve, "get": _get,
+    "list": _list, "history": _history, "show": _show, "check-ref": _check_ref,
+    "release": _release, "which": _which, "verify": _verify, "check": _check, "diff": _diff,
+    "doc": _doc, "site": _site,
+}
+
+
+def _flat(data: dict) -> dict:
+    """resolve's answer as `key: value` lines: nested keys dotted, lists joined."""
+    from .units import flatten
+    return {k: ", ".join(v) if isinstance(v, list) else v for k, v in flatten(data).items()}
 
 
 def _table(header: list[str], rows: list[list[str]]) -> str:
@@ -291,12 +318,12 @@ _STREAMS_BYTES = ("register", "get", "verify")
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = build_parser().parse_args(argv)
     if args.command not in _STREAMS_BYTES:
         # A command lives for seconds and makes few reference cycles, but reading a large
         # registry keeps 100k+ objects alive, which the collector would rescan again and
         # again: pausing it halves `list` and `which` on 100k tags. Set here, not in the
-        # operations, because it is the process's setting, and CI scripts own theirs.
+        # commands, because it is the process's setting, and CI scripts own theirs.
         gc.disable()
     try:
         return _main(args)
@@ -334,7 +361,8 @@ def _main(args: argparse.Namespace) -> int:
               "report it", file=sys.stderr)
         return 1
     if getattr(args, "json", False):
-        print(json.dumps(data, indent=2, sort_keys=False))
+        from .results import to_json
+        print(json.dumps(to_json(data), indent=2, sort_keys=False))
     elif text:
         print(text)
     return 0

@@ -1,17 +1,18 @@
 """Documents made from cards and git facts: the review diff and the technical documentation.
 
-Both are built as a list of blocks (heading, paragraph, table, list, code) and rendered to
-Markdown (pull-request comments, CI job summaries) or HTML (auditors' archives), so the content
-is written once. Everything taken from a card is escaped in both renderings.
+Both are built as a list of blocks (heading, paragraph, table, list, code), so the content is
+written once: rendered here to Markdown (pull-request comments, CI job summaries), and to HTML
+(auditors' archives, the site's version pages) by the templates of site/render.py, which escape
+everything taken from a card.
 """
 
 from __future__ import annotations
 
 import difflib
-import html
 import re
 
 from . import cards
+from .units import flatten, size
 
 LOWER_IS_BETTER = re.compile(r"loss|error|mae|mse|rmse|mape|perplexity|latency|wer|cer", re.I)
 _ANNEX_POINT = re.compile(r"Annex IV (\d)")
@@ -57,50 +58,7 @@ def render_markdown(blocks: list[tuple]) -> str:
     return "\n\n".join(out) + "\n"
 
 
-def render_html(blocks: list[tuple], title: str) -> str:
-    esc = html.escape
-    out = [f"<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-           f"<title>{esc(title)}</title></head><body>"]
-    for kind, *args in blocks:
-        if kind in ("h1", "h2", "h3"):
-            out.append(f"<{kind}>{esc(args[0])}</{kind}>")
-        elif kind == "p":
-            out.append(f"<p>{esc(args[0])}</p>")
-        elif kind == "list":
-            items = "".join(f"<li>{esc(str(i))}</li>" for i in args[0]) or "<li>(none)</li>"
-            out.append(f"<ul>{items}</ul>")
-        elif kind == "table":
-            header, rows = args
-            head = "".join(f"<th>{esc(str(h))}</th>" for h in header)
-            body = "".join("<tr>" + "".join(f"<td>{esc('' if c is None else str(c))}</td>"
-                                            for c in row) + "</tr>" for row in rows)
-            out.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
-        elif kind == "code":
-            out.append(f"<pre><code>{esc(args[1])}</code></pre>")
-    out.append("</body></html>")
-    return "\n".join(out) + "\n"
-
-
 # ------------------------------------------------------------------ review diff
-
-
-def _size(n) -> str:
-    if not isinstance(n, int):
-        return "-"
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return str(n)
-
-
-def _flatten(value, prefix: str = "") -> dict:
-    if isinstance(value, dict) and value:
-        out = {}
-        for key, item in value.items():
-            out.update(_flatten(item, f"{prefix}.{key}" if prefix else str(key)))
-        return out
-    return {prefix: value}
 
 
 def _short(value) -> str:
@@ -125,35 +83,33 @@ def metric_rows(old: dict, new: dict) -> list[list]:
     return rows
 
 
-def diff_blocks(name: str, old: dict | None, new: dict | None) -> list[tuple]:
-    """What changed in one model's card and artifact; `old`/`new` are card sides (see below).
-
-    A side is {"label", "version", "md5", "size", "front", "body"}; None means absent.
-    """
+def diff_blocks(name: str, old: cards.CardSide | None, new: cards.CardSide | None
+                ) -> list[tuple]:
+    """What changed in one model's card and artifact between two sides; None means absent."""
     if old is None and new is None:
         return []
-    label_a = old["label"] if old else "(none)"
-    label_b = new["label"] if new else "(removed)"
+    label_a = old.label if old else "(none)"
+    label_b = new.label if new else "(removed)"
     blocks = [("h2", f"{name}: {label_a} → {label_b}")]
     rows = []
     for key, title in (("version", "version"), ("md5", "artifact md5"), ("size", "artifact size")):
-        a = old.get(key) if old else None
-        b = new.get(key) if new else None
-        show = _size if key == "size" else (lambda v: v or "-")
+        a = getattr(old, key) if old else None
+        b = getattr(new, key) if new else None
+        show = size if key == "size" else (lambda v: v or "-")
         rows.append([title, show(a), show(b), "" if a == b else "changed"])
     blocks.append(("table", ["", label_a, label_b, ""], rows))
-    metrics = metric_rows(cards.metrics_of(old["front"]) if old else {},
-                          cards.metrics_of(new["front"]) if new else {})
+    front_a, front_b = (old.front if old else {}), (new.front if new else {})
+    metrics = metric_rows(cards.metrics_of(front_a), cards.metrics_of(front_b))
     if metrics:
         blocks += [("h3", "Metrics"), ("table", ["metric", label_a, label_b, "change"], metrics)]
     skip = ("registry", "model-index")
-    fa = _flatten({k: v for k, v in (old["front"] if old else {}).items() if k not in skip})
-    fb = _flatten({k: v for k, v in (new["front"] if new else {}).items() if k not in skip})
+    fa = flatten({k: v for k, v in front_a.items() if k not in skip})
+    fb = flatten({k: v for k, v in front_b.items() if k not in skip})
     changed = [f"`{k}`: {_short(fa.get(k))} → {_short(fb.get(k))}"
                for k in sorted(set(fa) | set(fb)) if fa.get(k) != fb.get(k)]
     blocks += [("h3", "Changed fields"), ("list", changed)]
-    body = list(difflib.unified_diff((old["body"] if old else "").splitlines(),
-                                     (new["body"] if new else "").splitlines(),
+    body = list(difflib.unified_diff((old.body if old else "").splitlines(),
+                                     (new.body if new else "").splitlines(),
                                      label_a, label_b, lineterm=""))
     blocks += [("h3", "Card text"),
                ("code", "diff", "\n".join(body)) if body else ("p", "No change to the card text.")]

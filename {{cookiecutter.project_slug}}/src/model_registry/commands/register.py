@@ -1,0 +1,397 @@
+"""Adding versions: `register` (artifact to DVC and the remote, card, commit, tag, push) and
+`release` (tag the versions a merged pull request added).
+
+Every input is checked before anything changes, and the writing keeps data safe: artifact to
+the DVC remote first, commit and tag second, git push last; a failure part-way puts the work
+tree back as it was (see _rollback).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from contextlib import contextmanager, nullcontext
+
+from .. import cards, publish, storage, validation, yamlio
+from ..core import DVC_YAML, ORIGIN, Registry, read_bytes, read_text
+from ..errors import InputError, RegistryError
+from ..gitrepo import Git
+from ..results import Artifact, Registered, Released
+from ..tags import (ModelState, bump, check_name, check_version, register_tag, resolve_all,
+                    resolve_model, with_hashes)
+from ..units import flatten
+
+_RESERVED = {cards.CARD_FILE, ".gitignore"}
+
+
+def register(reg: Registry, name: str, path: str | None = None, *, version: str | None = None,
+             bump_part: str | None = None, message: str | None = None,
+             metrics: str | None = None, push: bool = False, sign: bool = False,
+             tag: bool = True) -> Registered:
+    check_name(name)
+    if version and bump_part:
+        raise InputError("give either --version or --bump, not both")
+    if version:
+        check_version(version)
+    cfg = reg.config
+    state = reg.model(name)
+    model_dir = f"models/{name}"
+    source = _artifact_source(reg, name, model_dir, path)
+    dest = f"{model_dir}/{os.path.basename(source.rstrip('/'))}"
+    metric_values = read_metrics(metrics) if metrics else None
+    if push and tag:
+        resumed = _resume_push(reg, state, source, version, publish.push_target(reg.git))
+        if resumed:
+            return resumed
+    previous = state.active_versions[0] if state.active_versions else None
+    version = version or bump(previous.version if previous else None, bump_part or "patch")
+    taken = [v for v in state.versions if v.version == version]
+    if taken or reg.git.tag_exists(register_tag(name, version)):
+        where = f" at {taken[0].commit[:12]}" if taken else ""
+        raise InputError(f"{name} {version} is already registered{where}: pick another "
+                         "version or use --bump")
+    card_rel = cards.card_path(name)
+    card_file = os.path.join(reg.root, card_rel)
+    first_card = not os.path.exists(card_file)
+    card_text = (cards.new_card(name, cfg.defaults, cfg.card_profile) if first_card
+                 else read_text(card_file))
+    front, _ = cards.split(card_text, card_rel)
+    reg.git.identity_time()  # fail now, not after the commit, if git has no identity
+    branch = publish.push_target(reg.git) if push else None
+
+    # A file is uploaded by its md5 from where it is, while DVC tracks it (the remote is
+    # opened while it is hashed); a folder, which DVC hashes again (the two must agree), is
+    # pushed after. A file's copies, the work tree's (unless it is there already) and the
+    # DVC cache's, are made while it is hashed, before the upload, with which copying
+    # gigabytes would compete for the CPU and memory.
+    is_file = os.path.isfile(source)
+    upload = storage.Uploader(reg.root, cfg.remote) if push and is_file else None
+    if upload is None:
+        storage.preload()
+    copying = os.path.abspath(source) != os.path.abspath(os.path.join(reg.root, dest))
+    names = (["cache"] + (["work tree"] if copying else [])) if is_file else []
+    identity = storage.file_identity(source)
+    with upload or nullcontext(), storage.copying(reg.root, source, names) as copies:
+        digest = storage.digest(source)
+        old_block = front.get("registry") if isinstance(front.get("registry"), dict) else {}
+        block = {
+            "name": name,
+            "version": version,
+            "previous_version": previous.version if previous else None,
+            "artifact": {"path": dest, **digest.as_dict()},
+            **({"lineage": old_block["lineage"]} if "lineage" in old_block else {}),
+        }
+        changes = {"registry": block}
+        if metric_values is not None:
+            changes["model-index"] = cards.model_index(front, name, metric_values)
+        new_text = cards.update(card_text, card_rel, changes)
+        _refuse_incomplete(card_file, card_text, new_text, card_rel, cfg.card_profile,
+                           first_card)
+
+        old_entry = reg.artifact_entry(name, None)
+        touched = [card_rel, DVC_YAML, f"{model_dir}/.gitignore", dest + ".dvc"]
+        if old_entry and old_entry != dest:
+            touched.append(old_entry + ".dvc")
+        with _rollback(reg.git, touched, dest if copying else None):
+            if upload:
+                upload.send(source, digest.md5, identity)
+            if old_entry and old_entry != dest and os.path.exists(
+                    os.path.join(reg.root, old_entry + ".dvc")):
+                storage.remove(reg.root, old_entry + ".dvc")
+            made = copies.result()
+            _place(reg.root, source, dest, made.get("work tree"))
+            # A file unchanged since it was hashed and copied (DVC's own test: inode, size,
+            # mtime) needs no second hashing; its copies are of the bytes hashed.
+            unchanged = identity is not None and storage.file_identity(source) == identity
+            storage.add(reg.root, dest, digest if unchanged else None, made.get("cache"))
+            if digest.md5 != reg.work_tree_pointer(dest).md5:
+                raise RegistryError(f"{source} changed while it was being registered: re-run")
+            write_text(card_file, new_text)
+            _set_dvc_entry(reg.root, name, dest, front)
+            if upload:
+                upload.wait()
+            elif push:
+                storage.push(reg.root, [dest + ".dvc"], cfg.remote)
+            before = reg.git.head()
+            commit = reg.git.commit(touched, message or f"Register {name} {version}")
+
+    tag_name = register_tag(name, version)
+    result = Registered(name=name, version=version, previous_version=block["previous_version"],
+                        commit=commit, tag=None, pushed=False, artifact=Artifact(**block["artifact"]),
+                        card=card_rel)
+    if tag:
+        reg.git.create_tag(tag_name, commit,
+                           with_hashes(message or f"Register {name} {version}",
+                                       digest.md5, digest.sha256),
+                           publish.stamp(reg.git, state), sign)
+        result.tag = tag_name
+    if push:
+        publish.push(reg.git, [f"HEAD:refs/heads/{branch}"] + ([f"refs/tags/{tag_name}"]
+                                                                if tag else []),
+                     tag_name if tag else None, made=commit if commit != before else None)
+        result.pushed = True
+    return result
+
+
+def _refuse_incomplete(card_file: str, card_text: str, new_text: str, card_rel: str,
+                       profile: str, first_card: bool) -> None:
+    """Stop before anything is written when the card misses what the profile requires; on a
+    model's first registration, leave the skeleton for the person to fill."""
+    problems = cards.validate(cards.split(new_text, card_rel)[0], profile, card_rel)
+    if not problems:
+        return
+    if first_card:
+        write_text(card_file, card_text)
+    raise InputError(
+        f"{card_rel} is not complete for the {profile} profile ({len(problems)} problem(s)): "
+        "fill in the fields listed, then register again"
+        + (" (the card skeleton was written for you)" if first_card else ""),
+        details=[str(p) for p in problems])
+
+
+def _resume_push(reg: Registry, state: ModelState, source: str, version: str | None,
+                 branch: str) -> Registered | None:
+    """Finish a registration that was tagged here but never reached origin (its push was
+    interrupted): the same artifact registered again is pushed, not registered twice."""
+    local = [v for v in state.versions if v.registration and v.version == (version or
+                                                                          v.version)]
+    if not local:
+        return None
+    on_origin = reg.git.remote_tags(ORIGIN, f"refs/tags/{state.name}@*")
+    unpushed = [v for v in local if v.tag not in on_origin]
+    md5 = storage.digest(source).md5 if unpushed else None
+    for v in unpushed:
+        pointer = reg.pointer(v)
+        if pointer.md5 != md5:
+            continue
+        here = reg.work_tree_pointer(pointer.path)
+        if here is None or here.md5 != md5:
+            raise InputError(f"{v.tag} was never pushed; check out its commit "
+                             f"({v.commit[:12]}) and re-run to push it")
+        storage.push(reg.root, [pointer.path + ".dvc"], reg.config.remote)
+        publish.push(reg.git, [f"HEAD:refs/heads/{branch}", f"refs/tags/{v.tag}"], v.tag)
+        return Registered(name=state.name, version=v.version, previous_version=None,
+                          commit=v.commit, tag=v.tag, pushed=True, resumed=True,
+                          artifact=Artifact(pointer.path, pointer.md5, size=pointer.size),
+                          card=cards.card_path(state.name))
+    return None
+
+
+def release(reg: Registry, push: bool = False, sign: bool = False) -> Released:
+    """Tag every card version on this branch that has no registration tag yet.
+
+    The pull-request flow: a reviewed card (from `register --no-tag`) merged to main is the
+    registration, and this makes its tag. Re-running it adds nothing.
+    """
+    events, _ = reg.git.tags()
+    head = reg.git.head()
+    if push:
+        publish.push_target(reg.git)
+    states = resolve_all(events)
+    pending = []
+    for name in reg.card_models():
+        side = reg.card_side(name, "HEAD", head)
+        if side is None or not isinstance(side.version, str):
+            continue
+        state = states.get(name) or resolve_model(name, [])
+        if any(v.version == side.version for v in state.versions):
+            continue
+        if reg.git.tag_exists(register_tag(name, side.version)):
+            continue
+        pending.append((name, side, state))
+    problems = []
+    for name, side, state in pending:
+        problems += _release_problems(reg, name, side.version, state, head, push)
+    if problems:
+        raise InputError(f"{len(problems)} problem(s) stop the release; nothing was tagged: "
+                         "fix them and run registry release again", details=problems)
+    created = []
+    for name, side, state in pending:
+        tag_name = register_tag(name, side.version)
+        reg.git.create_tag(tag_name, head,
+                           with_hashes(f"Register {name} {side.version}", side.md5,
+                                       side.sha256),
+                           publish.stamp(reg.git, state), sign)
+        created.append(tag_name)
+    if push and created:
+        publish.push(reg.git, [f"refs/tags/{t}" for t in created], None, cleanup=created)
+    return Released(commit=head, tags=created, pushed=bool(push and created))
+
+
+def _release_problems(reg: Registry, name: str, version: str, state: ModelState, head: str,
+                      remote: bool) -> list[str]:
+    check = validation.card_problems(reg, name, reg.config, state)
+    problems = [str(p) for p in check if not p.field.startswith("registry.version")]
+    if remote and not problems:
+        entry = reg.artifact_entry(name, head)
+        pointer = storage.read_pointer(reg.git.read(head, entry + ".dvc") or b"",
+                                       entry + ".dvc")
+        pointer.path = entry
+        for _, why in storage.remote_problems(reg.root, [pointer], reg.config.remote):
+            problems.append(f"{entry} ({pointer.md5}) of {name} {version} is {why}: run "
+                            "dvc push and try again")
+    return problems
+
+
+# ------------------------------------------------------------ the artifact and the work tree
+
+
+def _artifact_source(reg: Registry, name: str, model_dir: str, path: str | None) -> str:
+    """The file or folder to register, refused when it is a link, missing, the registry
+    itself, elsewhere in the registry, or named like a file the registry keeps."""
+    if path is None:
+        entry = reg.artifact_entry(name, None)
+        if entry is None or not os.path.exists(os.path.join(reg.root, entry)):
+            raise InputError(f"no artifact given for {name}: pass the file or directory to "
+                             "register, e.g. `registry register NAME model.pkl`")
+        return os.path.join(reg.root, entry)
+    if os.path.islink(path):
+        raise InputError(f"{path} is a symbolic link: register the file it points to")
+    if not os.path.exists(path):
+        raise InputError(f"{path} does not exist: pass the model file or directory")
+    real = os.path.realpath(path)
+    root = os.path.realpath(reg.root)
+    if os.path.commonpath([real, root]) == real:
+        raise InputError(f"{path} holds the registry itself: register a model file or a "
+                         "folder outside the repository")
+    if os.path.isdir(real):
+        for folder, dirs, files in os.walk(real):
+            links = [n for n in dirs + files if os.path.islink(os.path.join(folder, n))]
+            if links:
+                raise InputError(f"{os.path.join(folder, links[0])} is a symbolic link: "
+                                 "copy the files it points to into the folder instead")
+    inside = os.path.realpath(os.path.join(reg.root, model_dir))
+    if real.startswith(root + os.sep) and not (real == inside or
+                                               real.startswith(inside + os.sep)):
+        raise InputError(f"{path} is inside the registry but not under {model_dir}/: move it "
+                         "out of the repository or into that folder")
+    base = os.path.basename(real)
+    if base in _RESERVED or base.endswith(".dvc"):
+        raise InputError(f"an artifact may not be named {base!r}: rename it")
+    return real
+
+
+def _place(root: str, source: str, dest: str, copy: str | None = None) -> None:
+    """Put the artifact into models/NAME/: `copy`, a file's copy made beforehand, or else a
+    copy of the folder made now under a temporary name, moved into place."""
+    import shutil
+    target = os.path.join(root, dest)
+    if os.path.abspath(source) == os.path.abspath(target):
+        return
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    if copy is None:
+        copy = target + ".registry-tmp"
+        _remove(copy)
+        shutil.copytree(source, copy, symlinks=False)
+    _remove(target)
+    shutil.move(copy, target)
+
+
+def _set_dvc_entry(root: str, name: str, dest: str, front: dict) -> None:
+    """The model's `artifacts:` entry in dvc.yaml, for gto and `dvc artifacts get`."""
+    path = os.path.join(root, DVC_YAML)
+    doc = yamlio.load(read_bytes(path), DVC_YAML) if os.path.exists(path) else None
+    doc = doc if isinstance(doc, dict) else {}
+    artifacts = doc.get("artifacts") or {}
+    entry = {"path": dest, "type": "model"}
+    description = (front.get("eu_ai_act") or {}).get("intended_purpose")
+    if description:
+        entry["desc"] = str(description)
+    if front.get("tags"):
+        entry["labels"] = [str(t) for t in front["tags"]]
+    artifacts[name] = entry
+    doc["artifacts"] = dict(sorted(artifacts.items()))
+    write_text(path, yamlio.dump(doc))
+
+
+def read_metrics(path: str) -> dict[str, float]:
+    """A JSON file of metrics, nested objects flattened to dotted names."""
+    import math
+    try:
+        with open(path, "rb") as f:
+            data = json.load(f)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot read metrics from {path} ({exc}): give a JSON object of "
+                         'name: number, e.g. {"accuracy": 0.93}') from None
+    if not isinstance(data, dict) or not data:
+        raise InputError(f"{path} must hold a JSON object of metrics, e.g. {{\"accuracy\": 0.93}}")
+    # An empty object holds no metric: it is skipped, not refused.
+    flat = {key: value for key, value in flatten(data).items() if value != {}}
+    for key, value in flat.items():
+        if not (isinstance(value, (int, float)) and not isinstance(value, bool)
+                and math.isfinite(value)):
+            raise InputError(f"metric {key!r} in {path} is not a finite number: fix the file")
+    return flat
+
+
+def write_text(path: str, text: str) -> None:
+    """Write a small text file whole: a temporary sibling renamed into place."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = path + ".registry-tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def _remove(path: str) -> None:
+    import shutil
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path)
+    elif os.path.lexists(path):
+        os.remove(path)
+
+
+@contextmanager
+def _rollback(git: Git, files: list[str], artifact: str | None):
+    """Undo the block's changes if it fails: `files` (small, text) and the index entries are put
+    back, and `artifact` (the copy being registered) is replaced by what was there before.
+
+    On success the previous artifact is deleted by a process of its own, which the caller
+    does not wait for: freeing a large file's blocks can wait a second on the disk (longer
+    where the filesystem discards freed blocks), and nothing after the block needs it gone.
+    """
+    saved = {}
+    for rel in files:
+        full = os.path.join(git.root, rel)
+        saved[full] = read_bytes(full) if os.path.isfile(full) else None
+    target = os.path.join(git.root, artifact) if artifact else None
+    backup = target + ".registry-old" if target else None
+    if target and os.path.lexists(target):
+        _remove(backup)
+        os.replace(target, backup)
+    try:
+        yield
+    except BaseException:
+        git.run("reset", "--quiet", "--", *files, check=False)
+        for full, data in saved.items():
+            if data is None:
+                _remove(full)
+            else:
+                with open(full, "wb") as f:
+                    f.write(data)
+        if target:
+            _remove(target)
+            if os.path.lexists(backup):
+                os.replace(backup, target)
+        raise
+    if backup and os.path.lexists(backup):
+        _remove_later(backup)
+
+
+def _remove_later(path: str) -> None:
+    """Delete `path` (a file or a folder) in the background. It is first moved into a folder
+    of its own, so the next registration can take the backup name at once and the process
+    only ever removes a folder; should the process not start, it is deleted here."""
+    import sys
+    import tempfile
+
+    doomed = tempfile.mkdtemp(prefix=".registry-old-", dir=os.path.dirname(path))
+    os.replace(path, os.path.join(doomed, os.path.basename(path)))
+    try:
+        subprocess.Popen([sys.executable, "-I", "-S", "-c",
+                          "import shutil, sys; shutil.rmtree(sys.argv[1])", doomed],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL, start_new_session=True)
+    except OSError:
+        _remove(doomed)
