@@ -43,6 +43,8 @@ def test_register_promote_resolve_get_through_the_python_api(published, tmp_path
     found = api.resolve(f"churn#{stage}", path=here)
     assert isinstance(found, Version)
     assert (found.version, found.commit, found.stage) == ("v1.0.0", registered.commit, stage)
+    assert api.resolve(f"churn#{stage}", path=here) == found
+    assert repr(found).startswith("Version(name='churn', version='v1.0.0', ")
     assert api.to_json(found)["artifact"] == {"path": "models/churn/model.pkl", "md5": md5,
                                              "size": len(b"weights of churn v1")}
 

@@ -1,6 +1,7 @@
 """The helper's structure, read from its source: DVC and the S3 clients stay inside the storage
-package (DVC inside storage/dvc.py alone), and no two modules import each other, directly or
-through others, at module level or inside a function."""
+package (DVC inside storage/dvc.py alone), commands reach each other only through the layers
+below them, the CLI reaches them only through the API, and no two modules import each other,
+directly or through others, at module level or inside a function."""
 
 from __future__ import annotations
 
@@ -97,6 +98,18 @@ def find_cycle(edges: dict[str, set[str]]) -> list[str] | None:
 def test_the_import_graph_has_no_cycle():
     cycle = find_cycle(graph())
     assert cycle is None, "import cycle: " + " -> ".join(cycle)
+
+
+def test_commands_share_the_core_and_never_import_each_other():
+    commands = {n for n in modules() if n.startswith(f"{PACKAGE}.commands.")}
+    crossing = {name: sorted(graph()[name] & commands) for name in commands}
+    assert not {n: found for n, found in crossing.items() if found}, crossing
+
+
+def test_the_command_line_reaches_the_commands_only_through_the_api():
+    reached = graph()[f"{PACKAGE}.cli"]
+    assert f"{PACKAGE}.api" in reached
+    assert not {n for n in reached if n.startswith((f"{PACKAGE}.commands", f"{PACKAGE}.core"))}
 
 
 def test_the_cycle_finder_reports_a_cycle_through_relative_imports(tmp_path):

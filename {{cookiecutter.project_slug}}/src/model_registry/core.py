@@ -1,13 +1,15 @@
 """An open registry, read-only: git, registry.yaml, refs resolved to versions, each version's
 pointer, card and signature. Every command builds on this; nothing here changes the repository
 or its git folder (the read cache of readcache.py is the one documented exception).
+
+Modules only some commands need (tempfile) are imported where they are used: `resolve` should
+cost little more than starting Python and running git.
 """
 
 from __future__ import annotations
 
 import os
 import subprocess
-import tempfile
 from contextlib import contextmanager
 
 from . import cards, config, storage, yamlio
@@ -109,6 +111,7 @@ class Registry:
         path = os.path.join(self.root, rel)
         if os.path.exists(path):
             return "good" if self.git.verify_tag(event.tag, path) else "bad"
+        import tempfile
         with tempfile.TemporaryDirectory(prefix="registry-signers-") as folder:
             copy = os.path.join(folder, "allowed_signers")
             with open(copy, "wb") as f:
@@ -218,6 +221,7 @@ class Registry:
 @contextmanager
 def cloned(url: str):
     """A registry at `url` opened from a temporary clone without a work tree, removed after."""
+    import tempfile
     with tempfile.TemporaryDirectory(prefix="registry-clone-") as tmp:
         proc = subprocess.run(["git", "clone", "--quiet", "--no-checkout", url, tmp],
                               capture_output=True, text=True)

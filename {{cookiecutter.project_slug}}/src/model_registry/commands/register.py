@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
 
 from .. import cards, publish, storage, validation, yamlio
 from ..core import DVC_YAML, ORIGIN, Registry, read_bytes, read_text
@@ -25,6 +26,25 @@ from ..units import flatten
 _RESERVED = {cards.CARD_FILE, ".gitignore"}
 
 
+@dataclass
+class _Plan:
+    """What a registration will write, settled before anything is written."""
+
+    name: str
+    version: str
+    previous: str | None
+    source: str
+    dest: str
+    card_text: str
+    front: dict  # the card's front matter before this registration
+    first_card: bool
+    metrics: dict | None
+
+    @property
+    def card_rel(self) -> str:
+        return cards.card_path(self.name)
+
+
 def register(reg: Registry, name: str, path: str | None = None, *, version: str | None = None,
              bump_part: str | None = None, message: str | None = None,
              metrics: str | None = None, push: bool = False, sign: bool = False,
@@ -34,96 +54,25 @@ def register(reg: Registry, name: str, path: str | None = None, *, version: str 
         raise InputError("give either --version or --bump, not both")
     if version:
         check_version(version)
-    cfg = reg.config
     state = reg.model(name)
-    model_dir = f"models/{name}"
-    source = _artifact_source(reg, name, model_dir, path)
-    dest = f"{model_dir}/{os.path.basename(source.rstrip('/'))}"
+    source = _artifact_source(reg, name, f"models/{name}", path)
     metric_values = read_metrics(metrics) if metrics else None
     if push and tag:
         resumed = _resume_push(reg, state, source, version, publish.push_target(reg.git))
         if resumed:
             return resumed
-    previous = state.active_versions[0] if state.active_versions else None
-    version = version or bump(previous.version if previous else None, bump_part or "patch")
-    taken = [v for v in state.versions if v.version == version]
-    if taken or reg.git.tag_exists(register_tag(name, version)):
-        where = f" at {taken[0].commit[:12]}" if taken else ""
-        raise InputError(f"{name} {version} is already registered{where}: pick another "
-                         "version or use --bump")
-    card_rel = cards.card_path(name)
-    card_file = os.path.join(reg.root, card_rel)
-    first_card = not os.path.exists(card_file)
-    card_text = (cards.new_card(name, cfg.defaults, cfg.card_profile) if first_card
-                 else read_text(card_file))
-    front, _ = cards.split(card_text, card_rel)
+    plan = _plan(reg, state, source, version, bump_part, metric_values)
     reg.git.identity_time()  # fail now, not after the commit, if git has no identity
     branch = publish.push_target(reg.git) if push else None
+    message = message or f"Register {name} {plan.version}"
+    commit, before, digest = _commit_version(reg, plan, push, message)
 
-    # A file is uploaded by its md5 from where it is, while DVC tracks it (the remote is
-    # opened while it is hashed); a folder, which DVC hashes again (the two must agree), is
-    # pushed after. A file's copies, the work tree's (unless it is there already) and the
-    # DVC cache's, are made while it is hashed, before the upload, with which copying
-    # gigabytes would compete for the CPU and memory.
-    is_file = os.path.isfile(source)
-    upload = storage.Uploader(reg.root, cfg.remote) if push and is_file else None
-    if upload is None:
-        storage.preload()
-    copying = os.path.abspath(source) != os.path.abspath(os.path.join(reg.root, dest))
-    names = (["cache"] + (["work tree"] if copying else [])) if is_file else []
-    identity = storage.file_identity(source)
-    with upload or nullcontext(), storage.copying(reg.root, source, names) as copies:
-        digest = storage.digest(source)
-        old_block = front.get("registry") if isinstance(front.get("registry"), dict) else {}
-        block = {
-            "name": name,
-            "version": version,
-            "previous_version": previous.version if previous else None,
-            "artifact": {"path": dest, **digest.as_dict()},
-            **({"lineage": old_block["lineage"]} if "lineage" in old_block else {}),
-        }
-        changes = {"registry": block}
-        if metric_values is not None:
-            changes["model-index"] = cards.model_index(front, name, metric_values)
-        new_text = cards.update(card_text, card_rel, changes)
-        _refuse_incomplete(card_file, card_text, new_text, card_rel, cfg.card_profile,
-                           first_card)
-
-        old_entry = reg.artifact_entry(name, None)
-        touched = [card_rel, DVC_YAML, f"{model_dir}/.gitignore", dest + ".dvc"]
-        if old_entry and old_entry != dest:
-            touched.append(old_entry + ".dvc")
-        with _rollback(reg.git, touched, dest if copying else None):
-            if upload:
-                upload.send(source, digest.md5, identity)
-            if old_entry and old_entry != dest and os.path.exists(
-                    os.path.join(reg.root, old_entry + ".dvc")):
-                storage.remove(reg.root, old_entry + ".dvc")
-            made = copies.result()
-            _place(reg.root, source, dest, made.get("work tree"))
-            # A file unchanged since it was hashed and copied (DVC's own test: inode, size,
-            # mtime) needs no second hashing; its copies are of the bytes hashed.
-            unchanged = identity is not None and storage.file_identity(source) == identity
-            storage.add(reg.root, dest, digest if unchanged else None, made.get("cache"))
-            if digest.md5 != reg.work_tree_pointer(dest).md5:
-                raise RegistryError(f"{source} changed while it was being registered: re-run")
-            write_text(card_file, new_text)
-            _set_dvc_entry(reg.root, name, dest, front)
-            if upload:
-                upload.wait()
-            elif push:
-                storage.push(reg.root, [dest + ".dvc"], cfg.remote)
-            before = reg.git.head()
-            commit = reg.git.commit(touched, message or f"Register {name} {version}")
-
-    tag_name = register_tag(name, version)
-    result = Registered(name=name, version=version, previous_version=block["previous_version"],
-                        commit=commit, tag=None, pushed=False, artifact=Artifact(**block["artifact"]),
-                        card=card_rel)
+    tag_name = register_tag(name, plan.version)
+    result = Registered(name=name, version=plan.version, previous_version=plan.previous,
+                        commit=commit, tag=None, pushed=False,
+                        artifact=Artifact(plan.dest, **digest.as_dict()), card=plan.card_rel)
     if tag:
-        reg.git.create_tag(tag_name, commit,
-                           with_hashes(message or f"Register {name} {version}",
-                                       digest.md5, digest.sha256),
+        reg.git.create_tag(tag_name, commit, with_hashes(message, digest.md5, digest.sha256),
                            publish.stamp(reg.git, state), sign)
         result.tag = tag_name
     if push:
@@ -132,6 +81,97 @@ def register(reg: Registry, name: str, path: str | None = None, *, version: str 
                      tag_name if tag else None, made=commit if commit != before else None)
         result.pushed = True
     return result
+
+
+def _plan(reg: Registry, state: ModelState, source: str, version: str | None,
+          bump_part: str | None, metrics: dict | None) -> _Plan:
+    """The version number (given, or the latest bumped) and the card to start from."""
+    name = state.name
+    previous = state.active_versions[0] if state.active_versions else None
+    version = version or bump(previous.version if previous else None, bump_part or "patch")
+    taken = [v for v in state.versions if v.version == version]
+    if taken or reg.git.tag_exists(register_tag(name, version)):
+        where = f" at {taken[0].commit[:12]}" if taken else ""
+        raise InputError(f"{name} {version} is already registered{where}: pick another "
+                         "version or use --bump")
+    card_file = os.path.join(reg.root, cards.card_path(name))
+    first_card = not os.path.exists(card_file)
+    card_text = (cards.new_card(name, reg.config.defaults, reg.config.card_profile)
+                 if first_card else read_text(card_file))
+    front, _ = cards.split(card_text, cards.card_path(name))
+    return _Plan(name, version, previous.version if previous else None, source,
+                 f"models/{name}/{os.path.basename(source.rstrip('/'))}", card_text, front,
+                 first_card, metrics)
+
+
+def _commit_version(reg: Registry, plan: _Plan, push: bool, message: str
+                    ) -> tuple[str, str | None, storage.Digest]:
+    """Hash and track the artifact, upload it when pushing, fill the card and dvc.yaml, and
+    commit; returns the commit, HEAD before it, and the artifact's digest. A failure puts
+    back every file it touched.
+
+    A file is uploaded by its md5 from where it is, while DVC tracks it (the remote is
+    opened while it is hashed); a folder, which DVC hashes again (the two must agree), is
+    pushed after. A file's copies, the work tree's (unless it is there already) and the
+    DVC cache's, are made while it is hashed, before the upload, with which copying
+    gigabytes would compete for the CPU and memory."""
+    source, dest, root = plan.source, plan.dest, reg.root
+    is_file = os.path.isfile(source)
+    upload = storage.Uploader(root, reg.config.remote) if push and is_file else None
+    if upload is None:
+        storage.preload()
+    copying = os.path.abspath(source) != os.path.abspath(os.path.join(root, dest))
+    names = (["cache"] + (["work tree"] if copying else [])) if is_file else []
+    identity = storage.file_identity(source)
+    with upload or nullcontext(), storage.copying(root, source, names) as copies:
+        digest = storage.digest(source)
+        new_text = _filled_card(reg, plan, digest)
+        old_entry = reg.artifact_entry(plan.name, None)
+        touched = [plan.card_rel, DVC_YAML, f"models/{plan.name}/.gitignore", dest + ".dvc"]
+        if old_entry and old_entry != dest:
+            touched.append(old_entry + ".dvc")
+        with _rollback(reg.git, touched, dest if copying else None):
+            if upload:
+                upload.send(source, digest.md5, identity)
+            if old_entry and old_entry != dest and os.path.exists(
+                    os.path.join(root, old_entry + ".dvc")):
+                storage.remove(root, old_entry + ".dvc")
+            made = copies.result()
+            _place(root, source, dest, made.get("work tree"))
+            # A file unchanged since it was hashed and copied (DVC's own test: inode, size,
+            # mtime) needs no second hashing; its copies are of the bytes hashed.
+            unchanged = identity is not None and storage.file_identity(source) == identity
+            storage.add(root, dest, digest if unchanged else None, made.get("cache"))
+            if digest.md5 != reg.work_tree_pointer(dest).md5:
+                raise RegistryError(f"{source} changed while it was being registered: re-run")
+            write_text(os.path.join(root, plan.card_rel), new_text)
+            _set_dvc_entry(root, plan.name, dest, plan.front)
+            if upload:
+                upload.wait()
+            elif push:
+                storage.push(root, [dest + ".dvc"], reg.config.remote)
+            before = reg.git.head()
+            return reg.git.commit(touched, message), before, digest
+
+
+def _filled_card(reg: Registry, plan: _Plan, digest: storage.Digest) -> str:
+    """The card's new text: its registry block, and model-index from the metrics; refused,
+    before anything is written, if the profile finds it incomplete."""
+    front = plan.front
+    old_block = front.get("registry") if isinstance(front.get("registry"), dict) else {}
+    changes = {"registry": {
+        "name": plan.name,
+        "version": plan.version,
+        "previous_version": plan.previous,
+        "artifact": {"path": plan.dest, **digest.as_dict()},
+        **({"lineage": old_block["lineage"]} if "lineage" in old_block else {}),
+    }}
+    if plan.metrics is not None:
+        changes["model-index"] = cards.model_index(front, plan.name, plan.metrics)
+    new_text = cards.update(plan.card_text, plan.card_rel, changes)
+    _refuse_incomplete(os.path.join(reg.root, plan.card_rel), plan.card_text, new_text,
+                       plan.card_rel, reg.config.card_profile, plan.first_card)
+    return new_text
 
 
 def _refuse_incomplete(card_file: str, card_text: str, new_text: str, card_rel: str,
