@@ -1,6 +1,7 @@
 """An open registry, read-only: git, registry.yaml, refs resolved to versions, each version's
-pointer, card and signature. Every command builds on this; nothing here changes the repository
-or its git folder (the read cache of readcache.py is the one documented exception).
+pointer, card and signature. Every command builds on this, and nothing here changes the
+repository or its git folder: reading tags may pack loose ones and fill the read cache
+(gitrepo.py, readcache.py), the exceptions the template's docs/architecture.md lists.
 
 Modules only some commands need (tempfile) are imported where they are used: `resolve` should
 cost little more than starting Python and running git.
