@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -19,10 +20,23 @@ HIGH_RISK = SCHEMA["$defs"]["profiles"]["eu-ai-act-high-risk"]
 EU_REQUIRED = HIGH_RISK["properties"]["eu_ai_act"]["required"]
 
 
+# The fields a complete high-risk card holds as mappings: an Annex III system (point 5(b), so
+# registered in the EU database under Art. 49(1)), assessed by internal control.
+CLASSIFIED = {
+    "classification": {"basis": "art-6-2", "annex_iii_point": "5(b)"},
+    "transparency_obligations": {"applies": False},
+    "conformity_assessment": {"procedure": "internal-control",
+                              "reference": "docs/conformity-assessment.md"},
+    "eu_database_registration": {"reference": "EU-DB-0001", "status": "in service",
+                                 "member_states": ["DE", "FR"]},
+}
+
+
 def complete_front() -> dict:
     """A card front matter that satisfies eu-ai-act-high-risk."""
     eu = {name: f"{name.replace('_', ' ')}: documented in docs/{name}.md" for name in EU_REQUIRED}
     eu["provider"] = {"name": "Acme Bank", "contact": "ai-compliance@acme.example"}
+    eu.update(CLASSIFIED)
     return {
         "license": "apache-2.0", "owner": "risk-models@acme.example",
         "datasets": ["loans-2019-2024"],
@@ -96,6 +110,8 @@ def fill_card(repo: Path, name: str = "churn") -> None:
     """Fill every field of the skeleton as a person would, keeping its comments."""
     path = repo / "models" / name / "card.md"
     text = path.read_text()
+    for field, value in CLASSIFIED.items():
+        text = text.replace(f"  {field}: null", f"  {field}: {json.dumps(value)}")
     for field in EU_REQUIRED:
         if field != "provider":
             text = text.replace(f"  {field}: null", f"  {field}: see docs/{field}.md")
@@ -258,3 +274,281 @@ def test_check_reports_a_card_out_of_step_with_its_artifact(three_versions):
         assert "already registered (tag churn@v1.2.0)" in fields["registry.version"]
     finally:
         card.write_text(original)
+
+
+# ------------------------------------------------------------------ AI Act provisions
+
+EU_FIELDS = SCHEMA["properties"]["eu_ai_act"]["properties"]
+
+
+def provision(path: str) -> str:
+    node = SCHEMA
+    for part in path.split("."):
+        node = node["properties"][part]
+    return node["x-provision"]
+
+
+@pytest.mark.parametrize("path, expected", [
+    ("owner", "Art. 17(1)(m)"),
+    ("model-index", "Annex IV 2(g); Art. 13(3)(b)(ii); Art. 15(3)"),
+    ("registry.name", "Annex VIII Section A point 4; Annex V point 1"),
+    ("registry.lineage", "Annex IV 2(a)"),
+    ("eu_ai_act.provider", "Annex IV 1(a); Art. 13(3)(a); Annex V point 2; "
+                           "Annex VIII Section A point 1"),
+    ("eu_ai_act.human_oversight", "Annex IV 3; Annex IV 2(e); Art. 14; Art. 13(3)(d)"),
+    ("eu_ai_act.output_interpretation", "Annex IV 3; Art. 13(3)(b)(vii)"),
+    ("eu_ai_act.explainability", "Annex IV 3; Art. 13(3)(b)(iv)"),
+    ("eu_ai_act.predetermined_changes", "Annex IV 2(f); Art. 13(3)(c)"),
+    ("eu_ai_act.hardware", "Annex IV 1(e); Art. 13(3)(e)"),
+    ("eu_ai_act.expected_lifetime", "Art. 13(3)(e)"),
+    ("eu_ai_act.maintenance", "Art. 13(3)(e)"),
+    ("eu_ai_act.quality_management_system", "Art. 17(1); Art. 18(1)(b)"),
+    ("eu_ai_act.post_market_monitoring", "Annex IV 9; Art. 72(1); Art. 72(2)"),
+    ("eu_ai_act.post_market_monitoring_plan", "Annex IV 9; Art. 72(3)"),
+    ("eu_ai_act.serious_incidents", "Art. 73(1)"),
+    ("eu_ai_act.classification", "Art. 6"),
+    ("eu_ai_act.classification.annex_i_legislation", "Art. 6(1)"),
+    ("eu_ai_act.classification.annex_iii_point", "Art. 6(2)"),
+    ("eu_ai_act.classification.art_6_3_conditions", "Art. 6(3); Annex VIII Section B point 6"),
+    ("eu_ai_act.classification.assessment", "Art. 6(4)"),
+    ("eu_ai_act.transparency_obligations", "Art. 50"),
+    ("eu_ai_act.conformity_assessment", "Art. 43"),
+    ("eu_ai_act.notified_body_certificate",
+     "Annex VIII Section A point 8; Art. 18(1)(c); Art. 18(1)(d)"),
+    ("eu_ai_act.eu_database_registration", "Art. 49(1); Art. 49(2); Annex VIII"),
+    ("eu_ai_act.eu_database_registration.status", "Annex VIII Section A point 7"),
+    ("eu_ai_act.eu_database_registration.member_states", "Annex VIII Section A point 10"),
+])
+def test_each_field_names_the_provision_it_serves(path, expected):
+    assert provision(path) == expected
+
+
+def test_the_hints_say_what_annex_iv_2b_and_2g_ask():
+    assert "the main classification choices" in EU_FIELDS["design_specifications"]["description"]
+    assert ("including with regard to pre-determined changes as referred to under point (f)"
+            in EU_FIELDS["validation_and_testing"]["description"])
+
+
+def test_risk_level_is_no_longer_a_field_but_a_card_with_it_still_validates():
+    assert "risk_level" not in EU_FIELDS
+    front = complete_front()
+    front["eu_ai_act"]["risk_level"] = "minimal"
+    assert cards.validate(front, "eu-ai-act-high-risk", "card.md") == []
+    warning = cards.risk_level_warning(front, "models/churn/card.md")
+    assert warning.startswith("models/churn/card.md: eu_ai_act.risk_level")
+    assert cards.risk_level_warning(complete_front(), "models/churn/card.md") is None
+
+
+@pytest.mark.parametrize("classification, needs", [
+    ({"basis": "art-6-1"}, ["annex_i_legislation"]),
+    ({"basis": "art-6-2"}, ["annex_iii_point"]),
+    ({"basis": "art-6-3"}, ["annex_iii_point", "art_6_3_conditions", "assessment"]),
+    ({"basis": "not-high-risk"}, []),
+    ({"basis": "outside-scope"}, []),
+    ({"basis": "art-6-3", "annex_iii_point": "4(a)", "art_6_3_conditions": ["a"],
+      "assessment": "docs/art-6-4-assessment.md"}, []),
+])
+def test_the_classification_needs_the_references_its_basis_needs(classification, needs):
+    front = complete_front()
+    del front["eu_ai_act"]
+    front["eu_ai_act"] = {"classification": classification}
+    problems = cards.validate(front, "standard", "card.md")
+    assert [p.field for p in problems] == [f"eu_ai_act.classification.{n}" for n in needs]
+    for p in problems:
+        assert p.message.startswith("missing")
+        assert p.provision == provision(p.field)
+
+
+def test_transparency_obligations_that_apply_name_paragraphs_and_measures():
+    front = complete_front()
+    front["eu_ai_act"]["transparency_obligations"] = {"applies": True}
+    fields = [p.field for p in cards.validate(front, "standard", "card.md")]
+    assert fields == ["eu_ai_act.transparency_obligations.paragraphs",
+                      "eu_ai_act.transparency_obligations.measures"]
+    front["eu_ai_act"]["transparency_obligations"] = {
+        "applies": True, "paragraphs": ["50(1)"], "measures": "the chat says it is an AI system"}
+    assert cards.validate(front, "standard", "card.md") == []
+
+
+def test_high_risk_profile_requires_what_the_act_requires():
+    for field in ("expected_lifetime", "maintenance", "quality_management_system",
+                  "post_market_monitoring_plan", "classification", "conformity_assessment"):
+        assert field in EU_REQUIRED
+    for field in ("serious_incidents", "transparency_obligations", "predetermined_changes"):
+        assert field not in EU_REQUIRED
+        front = complete_front()
+        front["eu_ai_act"].pop(field, None)
+        assert cards.validate(front, "eu-ai-act-high-risk", "card.md") == []
+
+
+@pytest.mark.parametrize("classification, registered", [
+    ({"basis": "art-6-2", "annex_iii_point": "5(b)"}, True),   # Art. 49(1)
+    ({"basis": "art-6-2", "annex_iii_point": "2(a)"}, False),  # Annex III point 2: national
+    ({"basis": "art-6-3", "annex_iii_point": "4(a)", "art_6_3_conditions": ["d"],
+      "assessment": "docs/art-6-4.md"}, True),                 # Art. 49(2)
+    ({"basis": "art-6-1", "annex_i_legislation": "Regulation (EU) 2017/745"}, False),
+])
+def test_high_risk_profile_requires_the_eu_database_registration_where_art_49_does(
+        classification, registered):
+    front = complete_front()
+    front["eu_ai_act"]["classification"] = classification
+    del front["eu_ai_act"]["eu_database_registration"]
+    problems = cards.validate(front, "eu-ai-act-high-risk", "card.md")
+    expected = ["eu_ai_act.eu_database_registration"] if registered else []
+    assert [p.field for p in problems] == expected
+    if registered:
+        assert "Art. 49(1)" in str(problems[0])
+        assert cards.validate(front, "standard", "card.md") == []
+
+
+def test_an_empty_classification_or_procedure_asks_for_itself_only():
+    front = complete_front()
+    front["eu_ai_act"]["classification"] = front["eu_ai_act"]["conformity_assessment"] = None
+    del front["eu_ai_act"]["eu_database_registration"]
+    problems = cards.validate(front, "eu-ai-act-high-risk", "card.md")
+    assert [(p.field, p.message.split(";")[0]) for p in problems] == [
+        ("eu_ai_act.classification", "empty"), ("eu_ai_act.conformity_assessment", "empty")]
+
+
+def test_high_risk_profile_requires_the_certificate_where_a_notified_body_assessed():
+    front = complete_front()
+    front["eu_ai_act"]["conformity_assessment"] = {"procedure": "notified-body"}
+    problems = cards.validate(front, "eu-ai-act-high-risk", "card.md")
+    assert [p.field for p in problems] == ["eu_ai_act.notified_body_certificate"]
+    assert "Annex VIII Section A point 8" in str(problems[0])
+    front["eu_ai_act"]["notified_body_certificate"] = {
+        "type": "Annex VII", "number": "NB-42", "expiry_date": "2031-01-31",
+        "notified_body": "0123"}
+    assert cards.validate(front, "eu-ai-act-high-risk", "card.md") == []
+
+
+def test_a_complete_high_risk_card_parses_as_a_hugging_face_model_card():
+    from huggingface_hub import ModelCard
+
+    from model_registry import yamlio
+
+    front = complete_front()
+    front["eu_ai_act"]["serious_incidents"] = [
+        {"version": "v1.0.0", "reference": "MSA-2026-0042", "date": "2026-03-02"}]
+    assert cards.validate(front, "eu-ai-act-high-risk", "card.md") == []
+    card = ModelCard(f"---\n{yamlio.dump(front)}---\n# churn\n")
+    data = card.data.to_dict()
+    assert data["eu_ai_act"]["classification"] == {"basis": "art-6-2", "annex_iii_point": "5(b)"}
+    assert data["eu_ai_act"]["serious_incidents"][0]["reference"] == "MSA-2026-0042"
+    assert card.data.eval_results[0].metric_value == 0.91
+
+
+def test_check_warns_of_each_card_with_risk_level_and_says_what_to_write(bake, tmp_path):
+    repo = bake()
+    for name, level in (("churn", "limited"), ("fraud", "high")):
+        model = tmp_path / f"{name}.pkl"
+        model.write_bytes(name.encode())
+        registry(repo, "register", name, str(model))
+        card = repo / "models" / name / "card.md"
+        card.write_text(card.read_text().replace("eu_ai_act:\n",
+                                                 f"eu_ai_act:\n  risk_level: {level}\n"))
+    proc = registry(repo, "check")
+    assert proc.returncode == 0
+    assert proc.stdout.startswith("2 card(s) checked, no problems, 2 warning(s)")
+    warnings = proc.stderr.splitlines()
+    assert len(warnings) == 2
+    churn = next(w for w in warnings if "models/churn/card.md" in w)
+    fraud = next(w for w in warnings if "models/fraud/card.md" in w)
+    assert churn.startswith("warning: models/churn/card.md: eu_ai_act.risk_level 'limited' is "
+                            "retired")
+    assert "classification: {basis: not-high-risk}" in churn
+    assert "transparency_obligations: {applies: true, paragraphs: [\"50(1)\"]" in churn
+    assert "classification: {basis: art-6-2, annex_iii_point: ...}" in fraud
+    report = json.loads(registry(repo, "check", "--json").stdout)
+    assert report["ok"] and report["problems"] == []
+    assert sorted(report["warnings"]) == sorted(w[len("warning: "):] for w in warnings)
+
+    for name in ("churn", "fraud"):
+        card = repo / "models" / name / "card.md"
+        text = re.sub(r"  risk_level: \w+\n", "", card.read_text())
+        card.write_text(text.replace("  classification: null",
+                                     "  classification: {basis: not-high-risk}"))
+    proc = registry(repo, "check")
+    assert proc.stderr == "" and proc.stdout.startswith("2 card(s) checked, no problems\n")
+
+
+def test_a_classification_without_the_reference_its_basis_needs_fails_check(bake, tmp_path):
+    repo = bake()
+    model = tmp_path / "model.pkl"
+    model.write_bytes(b"weights")
+    registry(repo, "register", "churn", str(model))
+    card = repo / "models/churn/card.md"
+    card.write_text(card.read_text().replace("  classification: null",
+                                             "  classification: {basis: art-6-3}"))
+    proc = registry(repo, "check", check=False)
+    assert proc.returncode == 2
+    for field in ("annex_iii_point (Art. 6(2))", "art_6_3_conditions (Art. 6(3)",
+                  "assessment (Art. 6(4))"):
+        assert f"models/churn/card.md: eu_ai_act.classification.{field}" in proc.stderr
+
+
+@pytest.fixture(scope="module")
+def incidents(tmp_path_factory):
+    """churn v1.0.0, then a serious incident recorded for it on main, then v1.1.0."""
+    root = tmp_path_factory.mktemp("incidents")
+    repo = bake_template(root)
+    for i in range(2):
+        model = root / f"m{i}.pkl"
+        model.write_bytes(bytes([i]) * 100)
+        registry(repo, "register", "churn", str(model), "--version", f"v1.{i}.0")
+        if i == 0:
+            card = repo / "models/churn/card.md"
+            card.write_text(card.read_text().replace(
+                "eu_ai_act:\n", "eu_ai_act:\n  serious_incidents:\n"
+                "    - {version: v1.0.0, reference: MSA-2026-0042, date: 2026-03-02, "
+                "reported_to: Bundesnetzagentur, summary: wrong refusals}\n"))
+            registry(repo, "check")
+            git(repo, "commit", "-qam", "record a serious incident of v1.0.0")
+    return repo
+
+
+def section(out: str, start: str, end: str) -> str:
+    return out.split(start, 1)[1].split(end, 1)[0]
+
+
+def test_doc_places_oversight_and_output_interpretation_under_annex_iv_point_3(incidents):
+    out = registry(incidents, "doc", "churn@v1.1.0").stdout
+    point_2 = section(out, "(Annex IV point 2)", "(Annex IV point 3)")
+    point_3 = section(out, "(Annex IV point 3)", "(Annex IV point 4)")
+    for field in ("human_oversight", "output_interpretation", "explainability"):
+        assert f"| {field} | {EU_FIELDS[field]['x-provision']} |" in point_3
+        assert f"| {field} |" not in point_2
+    records = section(out, "## Record-keeping and transparency", "## Still missing")
+    for field in ("logging", "log_retention", "documentation_retention", "expected_lifetime",
+                  "maintenance"):
+        assert f"| {field} |" in records
+    obligations = section(out, "## Classification, quality management", "## Serious incidents")
+    for field in ("owner", "classification", "transparency_obligations",
+                  "quality_management_system", "conformity_assessment",
+                  "notified_body_certificate", "eu_database_registration"):
+        assert f"| {field} |" in obligations
+
+
+def test_doc_says_it_is_the_model_level_part_and_refers_to_the_declaration(incidents):
+    out = registry(incidents, "doc", "churn@v1.1.0").stdout
+    assert out.startswith("# Technical documentation: churn v1.1.0 (model-level part)\n")
+    assert "This is the model-level part of the technical documentation" in out
+    point_8 = section(out, "(Annex IV point 8)", "(Annex IV point 9)")
+    assert "| declaration_of_conformity | Annex IV 8; Art. 47 |" in point_8
+    assert "asks for a copy of the EU declaration of conformity" in point_8
+
+
+def test_doc_and_site_list_the_serious_incidents_of_the_version(incidents, tmp_path):
+    first = section(registry(incidents, "doc", "churn@v1.0.0").stdout,
+                    "## Serious incidents (Art. 73)", "## Record-keeping")
+    assert "| MSA-2026-0042 | 2026-03-02 | Bundesnetzagentur | wrong refusals |" in first
+    later = section(registry(incidents, "doc", "churn@v1.1.0").stdout,
+                    "## Serious incidents (Art. 73)", "## Record-keeping")
+    assert "None recorded for v1.1.0." in later and "MSA-2026-0042" not in later
+    registry(incidents, "site", "-o", str(tmp_path / "site"))
+    page = (tmp_path / "site/models/churn/v1.0.0.html").read_text()
+    listed = page.split('id="incidents"', 1)[1].split("</section>", 1)[0]
+    assert "MSA-2026-0042" in listed and "Bundesnetzagentur" in listed
+    page = (tmp_path / "site/models/churn/v1.1.0.html").read_text()
+    listed = page.split('id="incidents"', 1)[1].split("</section>", 1)[0]
+    assert "None recorded for this version." in listed

@@ -140,7 +140,8 @@ def diff(ref_a: str | None = None, ref_b: str | None = None, *, base: str | None
 
 
 def doc(ref: str, fmt: str = "md", *, output: str | None = None, path: str = ".") -> Documented:
-    """The technical documentation of `ref` (fmt "md" or "html"), also written to `output`."""
+    """The model-level part of the technical documentation of `ref` (fmt "md" or "html"), also
+    written to `output`."""
     from .commands import review
     return review.doc(Registry.open(path), ref, fmt, output)
 

@@ -16,7 +16,11 @@ SCHEMA_FILE = "card.schema.json"
 _FENCE = "---"
 # eu_ai_act fields a `standard` card starts with; eu-ai-act-high-risk cards start with all of them.
 STANDARD_SKELETON = ("intended_purpose", "capabilities_and_limitations", "foreseeable_risks",
-                     "human_oversight", "risk_level")
+                     "human_oversight", "classification", "transparency_obligations")
+# A skeleton line longer than this puts its hint (a quotation of the Act, mostly) on comment
+# lines above the field, wrapped to the card's width.
+_INLINE_HINT = 132
+_CARD_WIDTH = 100
 
 
 def card_path(model: str) -> str:
@@ -79,6 +83,7 @@ def update(text: str, source: str, changes: dict) -> str:
 def new_card(model: str, defaults: dict, profile: str) -> str:
     """The text of a model's first card: the template, this registry's defaults, and an
     `eu_ai_act:` block built from the schema, each field with its hint and provision."""
+    import textwrap
     from importlib import resources  # not at the top: importing it costs resolve ~10 ms
     template = resources.files(__package__).joinpath("card_template.md").read_text("utf-8")
     schema_path = posixpath.relpath(f"src/{__package__}/{SCHEMA_FILE}", f"models/{model}")
@@ -89,7 +94,12 @@ def new_card(model: str, defaults: dict, profile: str) -> str:
     for name in wanted:
         spec = fields[name]
         value = "{name: null, contact: null}" if name == "provider" else "null"
-        block.append(f"  {name}: {value}  # {spec['description']} ({spec['x-provision']})\n")
+        hint = f"{spec['description']} ({spec['x-provision']})"
+        line = f"  {name}: {value}  # {hint}\n"
+        if len(line) > _INLINE_HINT:
+            block += [f"  # {part}\n" for part in textwrap.wrap(hint, _CARD_WIDTH - 4)]
+            line = f"  {name}: {value}\n"
+        block.append(line)
     head, sep, rest = text.partition("\n---\n")
     text = head + "\n" + "".join(block).rstrip("\n") + sep + rest
     return update(text, "card template",
@@ -119,6 +129,55 @@ def metrics_of(front: dict) -> dict[str, float]:
                 if isinstance(metric, dict) and "type" in metric:
                     out[str(metric.get("name") or metric["type"])] = metric.get("value")
     return out
+
+
+def incidents_of(version: str, *fronts: dict) -> list[dict]:
+    """The serious incidents (Art. 73) that cards record for `version`, each once. A card
+    carries its list forward from version to version, so each entry names the version it
+    concerns, and an incident found after a version was tagged is in later cards only."""
+    found: dict = {}
+    for front in fronts:
+        eu = front.get("eu_ai_act")
+        listed = eu.get("serious_incidents") if isinstance(eu, dict) else None
+        for item in listed if isinstance(listed, list) else []:
+            if isinstance(item, dict) and item.get("version") == version:
+                found.setdefault(str(item.get("reference")), item)
+    return list(found.values())
+
+
+def risk_level_warning(front: dict, source: str) -> str | None:
+    """What to write instead of the retired `eu_ai_act.risk_level`, if the card still has it.
+
+    Its classes (minimal, limited, high) are not the Regulation's: Art. 6 classifies a
+    system as high-risk or not, and Art. 50 sets transparency obligations apart from that.
+    Cards keep validating with it for one release; `check` names each such card.
+    """
+    eu = front.get("eu_ai_act")
+    if not isinstance(eu, dict) or "risk_level" not in eu:
+        return None
+    level = eu["risk_level"]
+    field = f"{source}: eu_ai_act.risk_level"
+    if isinstance(eu.get("classification"), dict):
+        return f"{field} is retired and `classification` replaces it: remove risk_level"
+    transparency = ("transparency_obligations: {applies: false}, or {applies: true, paragraphs: "
+                    "[...], measures: ...} where Art. 50 applies")
+    if level == "high":
+        instead = ("classification: {basis: art-6-2, annex_iii_point: ...} (the Annex III point "
+                   "it is listed in, e.g. \"4(a)\"), or classification: {basis: art-6-1, "
+                   "annex_i_legislation: ...} (a product under Annex I legislation)")
+    elif level in ("minimal", "limited"):
+        instead = ("classification: {basis: not-high-risk} (neither Art. 6(1) nor 6(2) applies), "
+                   "or classification: {basis: art-6-3, annex_iii_point: ..., art_6_3_conditions: "
+                   "[...], assessment: ...} (listed in Annex III but not high-risk, Art. 6(3)-(4))")
+        if level == "limited":
+            transparency = ("transparency_obligations: {applies: true, paragraphs: [\"50(1)\"], "
+                            "measures: ...} (the paragraphs of Art. 50 that apply)")
+    else:
+        instead = ("classification: {basis: ...} (art-6-1, art-6-2, art-6-3, not-high-risk or "
+                   "outside-scope)")
+    shown = "" if level is None else f" {level!r}"
+    return (f"{field}{shown} is retired (minimal, limited and high are not classes of "
+            f"Regulation (EU) 2024/1689): replace it with {instead}, and add {transparency}")
 
 
 # ------------------------------------------------------------------ schema and profiles

@@ -152,7 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "churn@v1.1.0")
     p.add_argument("--base", metavar="REV", help="compare the work tree with REV instead")
 
-    p = command("doc", "a version's technical documentation, organised by Annex IV")
+    p = command("doc", "the model-level part of a version's technical documentation, by "
+                "Annex IV")
     p.add_argument("ref", help="NAME, NAME@v1.2.3, NAME#STAGE or a full tag")
     p.add_argument("-o", "--output", metavar="FILE", help="write it to FILE")
     p.add_argument("--format", choices=("md", "html"), default="md",
@@ -262,11 +263,14 @@ def _verify(api, args):
 
 def _check(api, args):
     r = api.check(base=args.base, remote=args.remote)
+    for warning in r.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     if not r.ok:
         raise InputError(f"{len(r.problems)} problem(s) in the registry: fix them and run "
                          "registry check again",
                          details=[str(p) for p in r.problems], data=api.to_json(r))
-    return r, f"{len(r.checked)} card(s) checked, no problems"
+    warned = f", {len(r.warnings)} warning(s)" if r.warnings else ""
+    return r, f"{len(r.checked)} card(s) checked, no problems{warned}"
 
 
 def _diff(api, args):
@@ -279,8 +283,8 @@ def _diff(api, args):
 def _doc(api, args):
     r = api.doc(args.ref, args.format, output=args.output)
     if args.output:
-        return r, (f"wrote the technical documentation of {r.name} {r.version} to "
-                   f"{args.output}")
+        return r, (f"wrote the model-level technical documentation of {r.name} {r.version} "
+                   f"to {args.output}")
     return r, r.text.rstrip("\n")
 
 

@@ -16,6 +16,10 @@ from .units import flatten, size
 
 LOWER_IS_BETTER = re.compile(r"loss|error|mae|mse|rmse|mape|perplexity|latency|wer|cer", re.I)
 _ANNEX_POINT = re.compile(r"Annex IV (\d)")
+# A field outside Annex IV whose first provision is one of these is shown with the system's
+# classification, quality management, conformity assessment and registration; any other, with
+# record-keeping and transparency.
+_OBLIGATIONS = re.compile(r"Art\. (6|17|43|49|50)\b|Annex VIII")
 ANNEX_IV = {
     1: "General description of the AI system",
     2: "Elements of the AI system and its development",
@@ -130,27 +134,41 @@ def _value(v) -> str:
 
 
 def technical_doc(info: dict) -> list[tuple]:
-    """The technical documentation of one version, organised by Annex IV points 1 to 9.
+    """The model-level part of the technical documentation of one version, organised by
+    Annex IV points 1 to 9.
 
     `info` holds the version's facts: name, version, tag, commit, tagger, date, signature,
     stages (list of [stage, event, date, tag]), front, previous (version or None), changes
-    (diff blocks since the previous version), missing (list of problems), artifact.
+    (diff blocks since the previous version), missing (list of problems), artifact, incidents
+    (the serious incidents recorded for this version).
     """
     front = info["front"]
     eu = front.get("eu_ai_act") or {}
     fields = cards.schema()["properties"]["eu_ai_act"]["properties"]
     by_point: dict[int, list] = {n: [] for n in ANNEX_IV}
+    owner = cards.schema()["properties"]["owner"]
+    obligations = [["owner", owner["x-provision"], _value(front.get("owner"))]]
     other = []
     for field, spec in fields.items():
-        match = _ANNEX_POINT.search(spec.get("x-provision", ""))
-        row = [field, spec["x-provision"], _value(eu.get(field))]
-        (by_point[int(match[1])] if match else other).append(row)
+        if field == "serious_incidents":  # listed for this version in a section of its own
+            continue
+        provision = spec.get("x-provision", "")
+        match = _ANNEX_POINT.search(provision)
+        row = [field, provision, _value(eu.get(field))]
+        if match:
+            by_point[int(match[1])].append(row)
+        else:
+            (obligations if _OBLIGATIONS.match(provision) else other).append(row)
     art = info["artifact"]
     blocks = [
-        ("h1", f"Technical documentation: {info['name']} {info['version']}"),
+        ("h1", f"Technical documentation: {info['name']} {info['version']} (model-level part)"),
         ("p", f"Drawn from the model registry: tag {info['tag']} on commit {info['commit']}, "
               f"registered by {info['tagger']} on {info['date']}. Tag signature: "
               f"{info['signature']}. Structure follows Annex IV of Regulation (EU) 2024/1689."),
+        ("p", "This is the model-level part of the technical documentation: what the registry "
+              "records about this model version. Annex IV covers the whole AI system, which the "
+              "provider documents beyond this model, and point 8 here gives a reference to the "
+              "EU declaration of conformity, not the copy of it that Annex IV point 8 asks for."),
     ]
     for point, title in ANNEX_IV.items():
         blocks.append(("h2", f"{point}. {title} (Annex IV point {point})"))
@@ -158,7 +176,7 @@ def technical_doc(info: dict) -> list[tuple]:
             blocks.append(("table", ["fact", "value"], [
                 ["model", info["name"]], ["version", info["version"]],
                 ["previous version", info["previous"] or "none (first version)"],
-                ["provider", _value(eu.get("provider"))], ["owner", _value(front.get("owner"))],
+                ["provider", _value(eu.get("provider"))],
                 ["license", _value(front.get("license"))]]))
         if point == 2:
             lineage = (front.get("registry") or {}).get("lineage") or {}
@@ -172,6 +190,10 @@ def technical_doc(info: dict) -> list[tuple]:
                            [[k, v] for k, v in metrics.items()] or [["MISSING", ""]]))
         if by_point[point]:
             blocks.append(("table", ["card field", "provision", "content"], by_point[point]))
+        if point == 8:
+            blocks.append(("p", "Annex IV point 8 asks for a copy of the EU declaration of "
+                                "conformity referred to in Article 47: keep the copy with this "
+                                "document; the card records where it is."))
         if point == 6:
             blocks.append(("p", "Stages this version has held:"))
             blocks.append(("table", ["stage", "event", "date", "tag"], info["stages"] or
@@ -181,6 +203,18 @@ def technical_doc(info: dict) -> list[tuple]:
                 blocks += [(k if k != "h2" else "h3", *a) for k, *a in info["changes"]]
             else:
                 blocks.append(("p", "First version: no earlier version to compare with."))
+    blocks.append(("h2", "Classification, quality management, conformity assessment and "
+                         "registration (Art. 6, 17, 43, 49, 50)"))
+    blocks.append(("table", ["card field", "provision", "content"], obligations))
+    blocks.append(("h2", "Serious incidents (Art. 73)"))
+    if info["incidents"]:
+        blocks.append(("p", f"Serious incidents reported for {info['version']}, as recorded in "
+                            "its card and in the card at HEAD:"))
+        blocks.append(("table", ["reference", "date", "reported to", "summary"], [
+            [_value(i.get("reference")), i.get("date") or "", i.get("reported_to") or "",
+             i.get("summary") or ""] for i in info["incidents"]]))
+    else:
+        blocks.append(("p", f"None recorded for {info['version']}."))
     blocks.append(("h2", "Record-keeping and transparency (Art. 12, 13, 18, 19)"))
     blocks.append(("table", ["fact", "value"], [
         ["artifact", art.get("path")], ["md5", art.get("md5")], ["sha256", art.get("sha256")],

@@ -162,11 +162,13 @@ class HistoryEvent(_Result):
 
 @_result
 class CheckReport(_Result):
-    """`check`: the cards checked and every problem found (each a cards.Problem as a dict)."""
+    """`check`: the cards checked, every problem found (each a cards.Problem as a dict), and
+    warnings: what a card should change but may keep for now (they do not make `ok` false)."""
 
     ok: bool
     checked: list
     problems: list
+    warnings: list = field(default_factory=list)
 
 
 @_result

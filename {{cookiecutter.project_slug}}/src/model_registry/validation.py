@@ -62,6 +62,17 @@ def card_problems(reg: Registry, name: str, cfg: config.Config, state: ModelStat
     return problems
 
 
+def card_warnings(reg: Registry, name: str) -> list[str]:
+    """What a model's card in the work tree should change but may keep for now: a field that
+    still validates but is retired. A card that does not read has its problem instead."""
+    try:
+        side = reg.card_side(name, "work tree", None)
+    except InputError:
+        return []
+    warning = cards.risk_level_warning(side.front, cards.card_path(name)) if side else None
+    return [warning] if warning else []
+
+
 def _version_problems(reg: Registry, name: str, state: ModelState, version: str, block: dict,
                       art: dict) -> list[tuple[str, str]]:
     """A card's version against the model's tags: new and above the latest, or the same

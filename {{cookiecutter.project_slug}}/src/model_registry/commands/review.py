@@ -1,5 +1,6 @@
 """Reviewing changes: `check` (cards valid and consistent), `diff` (what changed, as Markdown
-for a pull request) and `doc` (a version's technical documentation, by Annex IV)."""
+for a pull request) and `doc` (the model-level part of a version's technical documentation,
+by Annex IV)."""
 
 from __future__ import annotations
 
@@ -24,13 +25,15 @@ def check(reg: Registry, base: str | None = None, remote: bool = False) -> Check
     events, _ = reg.git.tags()
     states = resolve_all(events)
     problems: list[cards.Problem] = []
+    warnings: list[str] = []
     for name in models:
         problems += validation.card_problems(reg, name, cfg,
                                              states.get(name) or resolve_model(name, []))
+        warnings += validation.card_warnings(reg, name)
     problems += validation.secrets_problems(reg)
     if remote:
         problems += validation.remote_problems(reg, models)
-    return CheckReport(ok=not problems, checked=models, problems=problems)
+    return CheckReport(ok=not problems, checked=models, problems=problems, warnings=warnings)
 
 
 def diff(reg: Registry, ref_a: str | None = None, ref_b: str | None = None,
@@ -60,9 +63,12 @@ def diff(reg: Registry, ref_a: str | None = None, ref_b: str | None = None,
     return Diff(models=[p[0] for p in pairs], markdown=markdown)
 
 
-def doc_blocks(reg: Registry, ref: str) -> tuple[Version, list[tuple], list[str]]:
-    """The version, its technical documentation as report blocks, and the Annex IV fields
-    its card still lacks."""
+def doc_blocks(reg: Registry, ref: str, current: dict | None = None
+               ) -> tuple[Version, list[tuple], list[str]]:
+    """The version, the model-level part of its technical documentation as report blocks,
+    and the Annex IV fields its card still lacks. `current` is the model's card at HEAD, when
+    the caller has read it: serious incidents found after a version was tagged are recorded
+    there."""
     state, version = reg.locate(ref)
     found = reg.describe(state, version)
     side = reg.card_side(version.model, version.version, version.commit)
@@ -84,18 +90,26 @@ def doc_blocks(reg: Registry, ref: str) -> tuple[Version, list[tuple], list[str]
     missing = [str(p) for p in cards.validate(front, "eu-ai-act-high-risk",
                                               cards.card_path(version.model))]
     artifact = (front.get("registry") or {}).get("artifact") or vars(found.artifact)
+    if current is None:
+        head = reg.git.head()
+        try:
+            at_head = reg.card_side(version.model, "HEAD", head) if head else None
+        except InputError:  # a card that does not parse at HEAD adds nothing to an old version
+            at_head = None
+        current = at_head.front if at_head else {}
     blocks = reports.technical_doc({
         "name": version.model, "version": version.version, "tag": reg_event.tag,
         "commit": version.commit, "tagger": f"{reg_event.tagger} {reg_event.tagger_email}",
         "date": iso_utc(reg_event.time), "signature": signature,
         "stages": sorted(stages, key=lambda r: r[2]), "front": front, "previous": previous,
-        "changes": changes, "missing": missing, "artifact": artifact})
+        "changes": changes, "missing": missing, "artifact": artifact,
+        "incidents": cards.incidents_of(version.version, front, current)})
     return found, blocks, missing
 
 
 def doc(reg: Registry, ref: str, fmt: str = "md", output: str | None = None) -> Documented:
-    """The technical documentation of one version (Annex IV), in Markdown or HTML; written
-    to the file `output` too, when given."""
+    """The model-level part of one version's technical documentation (Annex IV), in Markdown
+    or HTML; written to the file `output` too, when given."""
     if fmt not in ("md", "html"):
         raise InputError(f"unknown format {fmt!r}: use md or html")
     if output and not os.path.isdir(os.path.dirname(os.path.abspath(output))):
@@ -106,7 +120,7 @@ def doc(reg: Registry, ref: str, fmt: str = "md", output: str | None = None) -> 
         text = reports.render_markdown(blocks)
     else:
         from ..site import render
-        text = render.doc_page(blocks, f"Technical documentation: {title}")
+        text = render.doc_page(blocks, f"Technical documentation: {title} (model-level part)")
     if output:
         with open(output, "w", encoding="utf-8") as f:
             f.write(text)

@@ -103,9 +103,11 @@ def collect(reg) -> dict:
     for name in names:
         state = states[name]
         listed = listing.get(name) or {"latest": None, "stages": {}, "deprecated": False}
-        versions = [_version(reg, name, state, v, blobs, order) for v in _shown_versions(state)]
         head_card = _card(blobs.get(cards.card_at(head, name)) if head else None,
                           f"{cards.card_path(name)} at HEAD")
+        current = head_card["front"] if head_card else {}
+        versions = [_version(reg, name, state, v, blobs, order, current)
+                    for v in _shown_versions(state)]
         if head_card is not None:
             card, card_source = head_card, f"at HEAD (commit {head[:12]})"
         elif versions:
@@ -138,8 +140,9 @@ def _shown_versions(state) -> list:
     return sorted(chosen.values(), key=lambda v: semver_key(v.version), reverse=True)
 
 
-def _version(reg, name: str, state, v, blobs: dict, order) -> dict:
-    """One version's page data: registration, card, artifact, lineage, stages, documentation."""
+def _version(reg, name: str, state, v, blobs: dict, order, current: dict) -> dict:
+    """One version's page data: registration, card, artifact, lineage, stages, serious
+    incidents (from its card and `current`, the model's card at HEAD), documentation."""
     card = _card(blobs.get(cards.card_at(v.commit, name)), f"{cards.card_path(name)} at {v.tag}")
     front = card["front"] if card else {}
     registry = _block(front, "registry")
@@ -157,11 +160,12 @@ def _version(reg, name: str, state, v, blobs: dict, order) -> dict:
         "metrics": cards.metrics_of(front) if card else {},
         "stage_events": [{"date": iso_utc(e.time), "stage": e.stage, "action": e.action,
                           "tag": e.tag, "who": e.tagger} for e in stage_events],
+        "incidents": cards.incidents_of(v.version, front, current),
         "doc": None, "doc_note": None,
     }
     if info["active"]:
         try:
-            info["doc"] = review.doc_blocks(reg, f"{name}@{v.version}")[1]
+            info["doc"] = review.doc_blocks(reg, f"{name}@{v.version}", current)[1]
         except RegistryError as exc:
             info["doc_note"] = f"not available: {exc}"
     elif state.deprecated:
