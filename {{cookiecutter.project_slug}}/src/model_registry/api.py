@@ -23,13 +23,13 @@ from __future__ import annotations
 from contextlib import contextmanager
 
 from .core import Registry, cloned
-from .results import (CheckedRef, CheckReport, Diff, Documented, Fetched, HistoryEvent, Match,
-                      ModelSummary, Registered, Released, Shown, Site, TagWritten, Verification,
-                      Version, to_json)
+from .results import (CheckedRef, CheckReport, Diff, Documented, Fetched, HistoryEvent, Lineage,
+                      Match, ModelSummary, Registered, Released, Shown, Site, TagWritten,
+                      Verification, Version, to_json)
 
-__all__ = ["resolve", "get", "show", "list_models", "history", "register", "release",
-           "promote", "demote", "deregister", "deprecate", "check", "check_ref", "diff", "doc",
-           "verify", "which", "site", "to_json", "Registry"]
+__all__ = ["resolve", "get", "show", "list_models", "history", "lineage", "register",
+           "release", "promote", "demote", "deregister", "deprecate", "check", "check_ref",
+           "diff", "doc", "verify", "which", "site", "to_json", "Registry"]
 
 
 @contextmanager
@@ -76,19 +76,30 @@ def history(name: str | None = None, *, path: str = ".") -> list[HistoryEvent]:
     return query.history(Registry.open(path), name)
 
 
+def lineage(ref: str, *, path: str = ".") -> Lineage:
+    """How `ref`'s version was made (training repository, commit, stage, parameters, data),
+    as `register --from` or `--params` recorded it in its card."""
+    from .commands import lineage as lineages
+    return lineages.lineage(Registry.open(path), ref)
+
+
 # ------------------------------------------------------------ writing
 
 
 def register(name: str, artifact: str | None = None, *, version: str | None = None,
              bump: str | None = None, message: str | None = None, metrics: str | None = None,
              push: bool = False, sign: bool = False, tag: bool = True,
+             from_dir: str | None = None, allow_dirty: bool = False, params: str | None = None,
              path: str = ".") -> Registered:
     """A new version of `name` from the file or folder `artifact`: `version` (vX.Y.Z) or the
-    latest bumped by `bump` (major, minor, patch; default patch)."""
+    latest bumped by `bump` (major, minor, patch; default patch). `from_dir`, the training
+    repository, and `params`, a YAML or JSON file of hyperparameters, fill the card's lineage;
+    a training repository with uncommitted changes is refused unless `allow_dirty`."""
     from .commands import register as registering
     return registering.register(Registry.open(path), name, artifact, version=version,
                                 bump_part=bump, message=message, metrics=metrics, push=push,
-                                sign=sign, tag=tag)
+                                sign=sign, tag=tag, from_dir=from_dir, allow_dirty=allow_dirty,
+                                params=params)
 
 
 def release(*, push: bool = False, sign: bool = False, path: str = ".") -> Released:

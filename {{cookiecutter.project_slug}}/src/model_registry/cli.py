@@ -83,6 +83,15 @@ def build_parser() -> argparse.ArgumentParser:
                      help="next version after the latest (default: patch)")
     p.add_argument("--metrics", metavar="FILE",
                    help='JSON object of evaluation metrics for the card, e.g. {"auc": 0.91}')
+    p.add_argument("--from", dest="from_dir", metavar="DIR",
+                   help="the training repository (git, with DVC's dvc.lock if any): its URL, "
+                   "commit, and the stage that made the artifact go into the card's lineage")
+    p.add_argument("--allow-dirty", action="store_true",
+                   help="register from a training repository with uncommitted changes, "
+                   "recording that it was dirty")
+    p.add_argument("--params", metavar="FILE",
+                   help="YAML or JSON file of hyperparameters for the card's lineage, e.g. "
+                   "params.yaml")
     p.add_argument("--no-tag", action="store_true",
                    help="commit only; `registry release` tags it after review (pull-request flow)")
     writes(p)
@@ -123,6 +132,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", nargs="?", help="only this model")
 
     p = command("show", "the model card of a version")
+    p.add_argument("ref", help="NAME, NAME@v1.2.3, NAME#STAGE or a full tag")
+
+    p = command("lineage", "how a version was made: training repository, commit, stage, "
+                "command, parameters, data and upstream stages")
     p.add_argument("ref", help="NAME, NAME@v1.2.3, NAME#STAGE or a full tag")
 
     p = command("check", "validate cards against the schema and the registry's history")
@@ -181,7 +194,8 @@ def run(args: argparse.Namespace) -> tuple[object, str]:
 def _register(api, args):
     r = api.register(args.name, args.path, version=args.version, bump=args.bump,
                      message=args.message, metrics=args.metrics, push=args.push, sign=args.sign,
-                     tag=not args.no_tag)
+                     tag=not args.no_tag, from_dir=args.from_dir,
+                     allow_dirty=args.allow_dirty, params=args.params)
     what = f"tag {r.tag}" if r.tag else "untagged: `registry release` tags it"
     return r, (f"registered {r.name} {r.version} ({what}, commit {r.commit[:12]}, md5 "
                f"{r.artifact.md5})" + (", pushed" if r.pushed else ""))
@@ -231,6 +245,42 @@ def _history(api, args):
 def _show(api, args):
     r = api.show(args.ref)
     return r, r.text.rstrip("\n")
+
+
+def _lineage(api, args):
+    r = api.lineage(args.ref)
+    if not r.recorded:
+        return r, (f"{r.name} {r.version}: lineage not recorded (register with --from DIR or "
+                   "--params FILE to record it)")
+    lines = [f"{r.name} {r.version}"]
+    if r.repo or r.training_commit:
+        lines += [f"repo: {r.repo}", f"commit: {r.training_commit}"
+                  + (" (dirty: uncommitted changes)" if r.dirty else "")]
+    if r.outside_pipeline:
+        lines.append("stage: none (made outside the DVC pipeline: no stage outputs this "
+                     "artifact)")
+    elif r.training_stage:
+        lines += [f"stage: {r.training_stage}", f"cmd: {r.cmd}"]
+    if r.params:
+        lines.append("params:")
+        lines += [f"  {k}: {v}" for k, v in r.params.items()]
+    if r.deps:
+        lines.append("data:")
+        lines += [f"  {_dep(d)}" for d in r.deps]
+    if r.upstream:
+        lines.append("upstream:")
+        for stage in r.upstream:
+            lines.append(f"  {stage['stage']}: {stage.get('cmd')}")
+            lines += [f"    {_dep(d)}" for d in stage.get("deps") or []]
+    if r.upstream_truncated:
+        lines.append(f"note: {r.upstream_truncated}")
+    return r, "\n".join(lines)
+
+
+def _dep(dep: dict) -> str:
+    source = (f" (imported from {dep['repo']} at {dep.get('rev_lock')})" if dep.get("repo")
+              else "")
+    return f"{dep['path']}  md5 {dep.get('md5')}{source}"
 
 
 def _check_ref(api, args):
@@ -297,7 +347,8 @@ def _site(api, args):
 _COMMANDS = {
     "register": _register, "promote": _tag_command, "demote": _tag_command,
     "deregister": _tag_command, "deprecate": _tag_command, "resolve": _resolve, "get": _get,
-    "list": _list, "history": _history, "show": _show, "check-ref": _check_ref,
+    "list": _list, "history": _history, "show": _show, "lineage": _lineage,
+    "check-ref": _check_ref,
     "release": _release, "which": _which, "verify": _verify, "check": _check, "diff": _diff,
     "doc": _doc, "site": _site,
 }

@@ -12,6 +12,7 @@ import os
 import re
 import subprocess
 from contextlib import contextmanager
+from urllib.parse import urlsplit, urlunsplit
 
 from .errors import InputError, RegistryError
 from .readcache import ReadCache
@@ -34,6 +35,19 @@ _ID_LINE = re.compile("^([0-9a-f]+) refs/tags/(.*)$", re.M)  # a `show-ref --tag
 _SIGNATURE_STARTS = (b"-----BEGIN PGP SIGNATURE-----", b"-----BEGIN PGP MESSAGE-----",
                      b"-----BEGIN SSH SIGNATURE-----", b"-----BEGIN SIGNED MESSAGE-----")
 LOOSE_TAGS = 512  # loose tag files in one folder of refs/tags before a read packs them
+
+
+def public_url(url: str | None) -> str | None:
+    """A remote URL fit to publish: any user name and password (a CI token) removed."""
+    if not url:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme in ("http", "https") and "@" in parts.netloc:
+        return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+    if parts.scheme in ("ssh", "git+ssh") and "@" in parts.netloc:
+        user, host = parts.netloc.rsplit("@", 1)
+        return urlunsplit(parts._replace(netloc=f"{user.split(':', 1)[0]}@{host}"))
+    return url
 
 
 class Git:

@@ -133,6 +133,44 @@ def _value(v) -> str:
     return str(v)
 
 
+def _lineage_blocks(lineage: dict) -> list[tuple]:
+    """Point 2 from the lineage `register --from` recorded: the method (repository, commit,
+    stage, command) under 2(a), the parameters under 2(b), the data with hashes under 2(d)."""
+    if not lineage:
+        return [("table", ["fact", "value"], [["training lineage", "not recorded"]])]
+    if lineage.get("outside_pipeline"):
+        stage = "none: made outside the DVC pipeline (no stage outputs this artifact)"
+    else:
+        stage = lineage.get("stage") or "not recorded"
+    method = [["training repository", _value(lineage.get("repo"))],
+              ["commit", _value(lineage.get("commit"))
+               + (" (uncommitted changes)" if lineage.get("dirty") else "")],
+              ["stage", stage]] if "commit" in lineage else [
+        ["training lineage", "not recorded (only the parameters were given)"]]
+    if lineage.get("cmd"):
+        method.append(["command", lineage["cmd"]])
+    method += [[f"upstream stage {u.get('stage')}", _value(u.get("cmd"))]
+               for u in lineage.get("upstream") or []]
+    if lineage.get("upstream_truncated"):
+        method.append(["upstream stages", lineage["upstream_truncated"]])
+    blocks = [("p", "Methods and steps of development (Annex IV 2(a)): how the artifact was "
+                    "produced, as recorded at registration."),
+              ("table", ["fact", "value"], method)]
+    params = lineage.get("params") or {}
+    blocks += [("p", "Parameters the model was trained with (Annex IV 2(b)):"),
+               ("table", ["parameter", "value"],
+                [[k, _value(v)] for k, v in params.items()] or [["not recorded", ""]])]
+    deps = [(d, "") for d in lineage.get("deps") or []] + [
+        (d, u.get("stage")) for u in lineage.get("upstream") or [] for d in u.get("deps") or []]
+    blocks += [("p", "Data and code the training read, with their hashes (Annex IV 2(d)):"),
+               ("table", ["path", "md5", "source", "read by"],
+                [[d.get("path"), _value(d.get("md5")),
+                  f"{d['repo']} at {d.get('rev_lock')}" if d.get("repo") else "this repository",
+                  stage or _value(lineage.get("stage"))] for d, stage in deps]
+                or [["not recorded", "", "", ""]])]
+    return blocks
+
+
 def technical_doc(info: dict) -> list[tuple]:
     """The model-level part of the technical documentation of one version, organised by
     Annex IV points 1 to 9.
@@ -183,8 +221,8 @@ def technical_doc(info: dict) -> list[tuple]:
             blocks.append(("table", ["fact", "value"], [
                 ["data sets", _value(front.get("datasets"))],
                 ["base model", _value(front.get("base_model")) if front.get("base_model") else "none"],
-                ["library", _value(front.get("library_name"))],
-                ["training lineage", _value(lineage) if lineage else "not recorded"]]))
+                ["library", _value(front.get("library_name"))]]))
+            blocks += _lineage_blocks(lineage)
             metrics = cards.metrics_of(front)
             blocks.append(("table", ["metric (model-index)", "value"],
                            [[k, v] for k, v in metrics.items()] or [["MISSING", ""]]))

@@ -104,6 +104,24 @@ class Documented(Version):
 
 
 @_result
+class Lineage(Version):
+    """`lineage`: how a version was made, as its card at the tagged commit records it
+    (`recorded` False and the rest empty when it records nothing)."""
+
+    recorded: bool = False
+    repo: str | None = None
+    training_commit: str | None = None
+    dirty: bool | None = None
+    training_stage: str | None = None
+    outside_pipeline: bool = False
+    cmd: str | None = None
+    params: dict = field(default_factory=dict)
+    deps: list = field(default_factory=list)
+    upstream: list = field(default_factory=list)
+    upstream_truncated: str | None = optional()
+
+
+@_result
 class Registered(_Result):
     """`register`: the new version (tag None with --no-tag), and whether it reached origin."""
 

@@ -14,7 +14,7 @@ import subprocess
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 
-from .. import cards, publish, storage, validation, yamlio
+from .. import cards, lineage, publish, storage, validation, yamlio
 from ..core import DVC_YAML, ORIGIN, Registry, read_bytes, read_text
 from ..errors import InputError, RegistryError
 from ..gitrepo import Git
@@ -39,6 +39,8 @@ class _Plan:
     front: dict  # the card's front matter before this registration
     first_card: bool
     metrics: dict | None
+    training: lineage.Training | None = None  # --from: the training repository, read
+    params: dict | None = None  # --params: the file's values, as dotted keys
 
     @property
     def card_rel(self) -> str:
@@ -48,7 +50,8 @@ class _Plan:
 def register(reg: Registry, name: str, path: str | None = None, *, version: str | None = None,
              bump_part: str | None = None, message: str | None = None,
              metrics: str | None = None, push: bool = False, sign: bool = False,
-             tag: bool = True) -> Registered:
+             tag: bool = True, from_dir: str | None = None, allow_dirty: bool = False,
+             params: str | None = None) -> Registered:
     check_name(name)
     if version and bump_part:
         raise InputError("give either --version or --bump, not both")
@@ -57,11 +60,17 @@ def register(reg: Registry, name: str, path: str | None = None, *, version: str 
     state = reg.model(name)
     source = _artifact_source(reg, name, f"models/{name}", path)
     metric_values = read_metrics(metrics) if metrics else None
+    if allow_dirty and not from_dir:
+        raise InputError("--allow-dirty goes with --from DIR: drop it, or name the training "
+                         "repository")
+    training = lineage.training(from_dir, allow_dirty) if from_dir else None
+    param_values = lineage.read_params(params) if params else None
     if push and tag:
         resumed = _resume_push(reg, state, source, version, publish.push_target(reg.git))
         if resumed:
             return resumed
     plan = _plan(reg, state, source, version, bump_part, metric_values)
+    plan.training, plan.params = training, param_values
     reg.git.identity_time()  # fail now, not after the commit, if git has no identity
     branch = publish.push_target(reg.git) if push else None
     message = message or f"Register {name} {plan.version}"
@@ -158,13 +167,13 @@ def _filled_card(reg: Registry, plan: _Plan, digest: storage.Digest) -> str:
     """The card's new text: its registry block, and model-index from the metrics; refused,
     before anything is written, if the profile finds it incomplete."""
     front = plan.front
-    old_block = front.get("registry") if isinstance(front.get("registry"), dict) else {}
+    recorded = _lineage(plan, digest.md5)
     changes = {"registry": {
         "name": plan.name,
         "version": plan.version,
         "previous_version": plan.previous,
         "artifact": {"path": plan.dest, **digest.as_dict()},
-        **({"lineage": old_block["lineage"]} if "lineage" in old_block else {}),
+        **({"lineage": recorded} if recorded else {}),
     }}
     if plan.metrics is not None:
         changes["model-index"] = cards.model_index(front, plan.name, plan.metrics)
@@ -172,6 +181,16 @@ def _filled_card(reg: Registry, plan: _Plan, digest: storage.Digest) -> str:
     _refuse_incomplete(os.path.join(reg.root, plan.card_rel), plan.card_text, new_text,
                        plan.card_rel, reg.config.card_profile, plan.first_card)
     return new_text
+
+
+def _lineage(plan: _Plan, md5: str) -> dict:
+    """This registration's lineage: what --from and --params give, and nothing else (a card's
+    earlier lineage describes an earlier artifact). A --params file's values win over the
+    stage's recorded ones: it is the file the person named."""
+    recorded = plan.training.record(md5) if plan.training else {}
+    if plan.params:
+        recorded["params"] = {**(recorded.get("params") or {}), **plan.params}
+    return recorded
 
 
 def _refuse_incomplete(card_file: str, card_text: str, new_text: str, card_rel: str,

@@ -6,26 +6,13 @@ Nothing here formats HTML: the templates do, and they escape every value gathere
 from __future__ import annotations
 
 import os
-from urllib.parse import urlsplit, urlunsplit
 
 from .. import cards
 from ..commands import query, review
 from ..errors import InputError, RegistryError
+from ..gitrepo import public_url
 from ..tags import semver_key, split_hashes
 from ..units import iso_utc
-
-
-def public_url(url: str | None) -> str | None:
-    """A remote URL fit to publish: any user name and password (a CI token) removed."""
-    if not url:
-        return None
-    parts = urlsplit(url)
-    if parts.scheme in ("http", "https") and "@" in parts.netloc:
-        return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
-    if parts.scheme in ("ssh", "git+ssh") and "@" in parts.netloc:
-        user, host = parts.netloc.rsplit("@", 1)
-        return urlunsplit(parts._replace(netloc=f"{user.split(':', 1)[0]}@{host}"))
-    return url
 
 
 def _card(blob: bytes | None, source: str) -> dict | None:
