@@ -3,19 +3,20 @@
 1. Bake the template into build/demo/ (wiped first, so the demo can run again), with the DVC
    remote and a bare git "origin" inside that folder: everything the demo keeps lives there.
 2. Train two versions of a small scikit-learn classifier on the breast cancer data set that ships
-   with scikit-learn (no download), and keep each version's held-out metrics.
-3. Register both with the registry's helper (`registry register ... --push`) and promote the first
-   to prod.
+   with scikit-learn (no download) through a DVC pipeline: a training repository with params.yaml
+   and a `train` stage (`dvc stage add`, `dvc repro`), each run committed.
+3. Register both with the registry's helper (`registry register ... --from REPO --push`), which
+   records the training commit, stage, command, data and parameters, and promote the first to prod.
 4. Clone origin afresh and fetch `#prod` and `@latest` there; fetch one version straight from
    the origin URL, outside any clone.
-5. Compare the md5 of every registered file with the file fetched back; exit 1 on any mismatch or
+5. Show `registry lineage` of the latest version and the Annex IV point 2 part of `registry doc`.
+6. Compare the md5 of every registered file with the file fetched back; exit 1 on any mismatch or
    failed step (the failing command's stderr is printed).
 """
 
 import hashlib
 import json
 import os
-import pickle
 import re
 import shlex
 import shutil
@@ -81,40 +82,83 @@ def ensure_git_identity():
             "'Registry Demo <demo@example.com>' (your git config is not changed)\n")
 
 
-def train(folder):
-    """Two versions: a heavily regularised logistic regression, then a lightly regularised one.
-    Returns [(model.pkl, metrics.json)] per version; a fixed split makes every run identical."""
-    from sklearn.datasets import load_breast_cancer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
-    from sklearn.model_selection import train_test_split
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
+TRAIN_SCRIPT = """\
+import json, pickle, yaml
+from sklearn.datasets import load_breast_cancer
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
-    x, y = load_breast_cancer(return_X_y=True)
-    x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.25, stratify=y,
-                                                        random_state=42)
+p = yaml.safe_load(open("params.yaml"))["train"]
+x, y = load_breast_cancer(return_X_y=True)
+x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=p["test_size"], stratify=y,
+                                                    random_state=p["seed"])
+model = make_pipeline(StandardScaler(), LogisticRegression(C=p["C"], max_iter=p["max_iter"],
+                                                           random_state=0))
+model.fit(x_train, y_train)
+predicted = model.predict(x_test)
+metrics = {"accuracy": round(accuracy_score(y_test, predicted), 4),
+           "f1": round(f1_score(y_test, predicted), 4),
+           "roc_auc": round(roc_auc_score(y_test, model.predict_proba(x_test)[:, 1]), 4)}
+pickle.dump(model, open("model.pkl", "wb"))
+json.dump(metrics, open("metrics.json", "w"), indent=2)
+"""
+
+
+def dvc(*args, cwd):
+    return run([sys.executable, "-m", "dvc", *args], cwd, words=["dvc", *args])
+
+
+def train(folder):
+    """A training repository (git + DVC) whose `train` stage fits a logistic regression on the
+    breast cancer data set; trained twice, heavily then lightly regularised, each run committed.
+    Returns [(model.pkl, metrics.json, commit)] per version, copied out of the repository so
+    both stay; a fixed split makes every run identical."""
+    os.makedirs(folder)
+    with open(os.path.join(folder, "train.py"), "w") as f:
+        f.write(TRAIN_SCRIPT)
+    run(["git", "init", "--quiet", "-b", "main"], folder)
+    dvc("init", "--quiet", cwd=folder)
+    params = {"train": {"C": 0.001, "max_iter": 1000, "test_size": 0.25, "seed": 42}}
+    with open(os.path.join(folder, "params.yaml"), "w") as f:
+        json.dump(params, f)  # JSON is YAML: DVC and the script read it as params.yaml
+    python = os.path.basename(sys.executable)  # the stage runs this venv's python, by PATH
+    os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"]
+    dvc("stage", "add", "--quiet", "-n", "train", "-p", "train", "-d", "train.py",
+        "-o", "model.pkl", "-M", "metrics.json", f"{python} train.py", cwd=folder)
     runs = []
     for run_name, c in (("run-1", 0.001), ("run-2", 1.0)):
-        model = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=1000,
-                                                                 random_state=0))
-        model.fit(x_train, y_train)
-        predicted = model.predict(x_test)
-        metrics = {"accuracy": round(accuracy_score(y_test, predicted), 4),
-                   "f1": round(f1_score(y_test, predicted), 4),
-                   "roc_auc": round(roc_auc_score(y_test, model.predict_proba(x_test)[:, 1]), 4)}
-        run_dir = os.path.join(folder, run_name)
-        os.makedirs(run_dir)
-        pkl = os.path.join(run_dir, "model.pkl")
-        metrics_file = os.path.join(run_dir, "metrics.json")
-        with open(pkl, "wb") as f:
-            pickle.dump(model, f)
-        with open(metrics_file, "w") as f:
-            json.dump(metrics, f, indent=2)
-        say(f"  {run_name}: LogisticRegression(C={c}) on {len(y_train)} samples; held-out "
+        params["train"]["C"] = c
+        with open(os.path.join(folder, "params.yaml"), "w") as f:
+            json.dump(params, f)
+        dvc("repro", "--quiet", cwd=folder)
+        run(["git", "add", "-A"], folder)
+        run(["git", "commit", "--quiet", "-m", f"train with C={c}"], folder)
+        kept = os.path.join(os.path.dirname(folder), run_name)
+        os.makedirs(kept)
+        for name in ("model.pkl", "metrics.json"):
+            shutil.copy(os.path.join(folder, name), kept)
+        with open(os.path.join(kept, "metrics.json")) as f:
+            metrics = json.load(f)
+        say(f"  {run_name}: LogisticRegression(C={c}); held-out "
             + ", ".join(f"{k} {v}" for k, v in metrics.items()))
-        runs.append((pkl, metrics_file))
+        runs.append((os.path.join(kept, "model.pkl"), os.path.join(kept, "metrics.json")))
     return runs
+
+
+def point_2(doc):
+    """The section of `registry doc` for Annex IV point 2, from its heading to the next one."""
+    lines = doc.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.startswith("#")
+                  and "(Annex IV point 2)" in line), None)
+    if start is None:
+        raise StepFailed("`registry doc` has no section for Annex IV point 2")
+    level = len(lines[start]) - len(lines[start].lstrip("#"))
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("#")
+                and len(lines[i]) - len(lines[i].lstrip("#")) <= level), len(lines))
+    return "\n".join(lines[start:end]).strip()
 
 
 def main():
@@ -144,15 +188,22 @@ def main():
     run(["git", "remote", "add", "origin", origin], repo)
     run(["git", "push", "--quiet", "-u", "origin", "main"], repo)
 
-    say(f"\n== 2. Train two versions of '{MODEL}' (scikit-learn, breast cancer data set)")
-    (pkl1, metrics1), (pkl2, metrics2) = train(os.path.join(DEMO, "training"))
+    say(f"\n== 2. Train two versions of '{MODEL}' through a DVC pipeline (scikit-learn, breast "
+        "cancer data set)")
+    training = os.path.join(DEMO, "training", "repo")
+    (pkl1, metrics1), (pkl2, metrics2) = train(training)
 
-    say("\n== 3. Register both versions and promote the first to prod")
+    say("\n== 3. Register both versions with their lineage and promote the first to prod")
     src = os.path.join(repo, "src")
-    registry("register", MODEL, pkl1, "--version", "v1.0.0", "--metrics", metrics1, "--push",
-             cwd=repo, src=src)
-    registry("register", MODEL, pkl2, "--bump", "minor", "--metrics", metrics2, "--push",
-             cwd=repo, src=src)
+    # the first run is the training repository's previous commit: register it from a clone
+    # checked out there, so its lineage names the commit that made it
+    first = os.path.join(DEMO, "training", "first-run")
+    run(["git", "clone", "--quiet", training, first], DEMO)
+    run(["git", "checkout", "--quiet", "HEAD~1"], first)
+    registry("register", MODEL, pkl1, "--version", "v1.0.0", "--metrics", metrics1, "--from",
+             first, "--push", cwd=repo, src=src)
+    registry("register", MODEL, pkl2, "--bump", "minor", "--metrics", metrics2, "--from",
+             training, "--push", cwd=repo, src=src)
     registry("promote", MODEL, "v1.0.0", "prod", "--push", cwd=repo, src=src)
 
     say("\n== 4. Fetch them back: from a fresh clone of origin, and from the origin URL alone")
@@ -178,6 +229,19 @@ def main():
     say("\n== 5. What the registry says now (read from the clone)")
     registry("list", cwd=clone, src=os.path.join(clone, "src"))
     registry("history", MODEL, cwd=clone, src=os.path.join(clone, "src"))
+
+    say(f"\n== 6. How {MODEL}@v1.1.0 was made, and the Annex IV point 2 part of its "
+        "documentation")
+    registry("lineage", f"{MODEL}@v1.1.0", cwd=clone, src=os.path.join(clone, "src"))
+    say(f"registry doc {MODEL}@v1.1.0  (Annex IV point 2 only)")
+    env = dict(os.environ, PYTHONPATH=os.path.join(clone, "src"))
+    proc = subprocess.run([sys.executable, "-m", "model_registry", "doc", f"{MODEL}@v1.1.0"],
+                          cwd=clone, env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise StepFailed(f"`registry doc {MODEL}@v1.1.0` exited {proc.returncode}:\n"
+                         f"{proc.stderr.strip() or '(no stderr)'}")
+    for line in point_2(proc.stdout).splitlines():
+        say(f"    {line.replace(DEMO, '$DEMO')}")
 
     say("\n== Checksums: registered file vs fetched file")
     header = ["ref", "version", "md5 registered", "md5 fetched", "result"]

@@ -300,8 +300,8 @@ def _release(api, args):
 
 def _which(api, args):
     found = api.which(args.hash_or_file)
-    return found, _table(["name", "version", "status", "stages", "tag", "commit"], [
-        [v.name, v.version, v.status, " ".join(v.stages) or "-", v.tag, v.commit[:12]]
+    return found, _table(["name", "version", "status", "match", "stages", "tag", "commit"], [
+        [v.name, v.version, v.status, v.match, " ".join(v.stages) or "-", v.tag, v.commit[:12]]
         for v in found])
 
 

@@ -19,6 +19,10 @@ from .units import flatten
 
 MAX_UPSTREAM = 50  # upstream stages a card records; a bigger pipeline is cut, with a note
 DEFAULT_PARAMS = "params.yaml"  # DVC's default params file: its keys are recorded bare
+DVCLIVE_DIR = "dvclive"  # DVCLive's default folder: metrics.json (summary), params.yaml
+# A registration tag's trailer per data hash its lineage records, beside the artifact's
+# hashes: `which` finds versions by their training data from the tags, reading no card.
+DATA_TRAILER = "Training-Data-MD5"
 
 
 class Training:
@@ -49,6 +53,40 @@ class Training:
             out["upstream_truncated"] = (f"only the first {MAX_UPSTREAM} upstream stages are "
                                          "recorded; see dvc.lock at the commit for the rest")
         return out
+
+    def dvclive(self, md5: str) -> tuple[str | None, dict]:
+        """The run's DVCLive summary metrics file (None when absent) and the params it
+        logged, as dotted keys. DVCLive's folder is the one an output of the stage that made
+        the artifact holds, else of a stage that read the artifact (an evaluation); with no
+        stage listing one, DVCLive's default folder when no other stage owns it."""
+        folder = self._dvclive_folder(md5)
+        if folder is None:
+            return None, {}
+        metrics = os.path.join(folder, "metrics.json")
+        params = os.path.join(folder, "params.yaml")
+        values = {}
+        if os.path.isfile(params):
+            with open(params, "rb") as f:
+                loaded = yamlio.load(f.read(yamlio.MAX_BYTES + 1), params)
+            values = flatten(loaded) if isinstance(loaded, dict) else {}
+        return (metrics if os.path.isfile(metrics) else None), values
+
+    def _dvclive_folder(self, md5: str) -> str | None:
+        stages = self.stages or {}
+        producer = _producer(stages, md5)
+        readers = [n for n, st in stages.items()
+                   if any(d.get("md5") == md5 for d in _entries(st, "deps"))]
+        for name in ([producer] if producer else []) + readers:
+            for out in _entries(stages[name], "outs"):
+                path = os.path.join(self.folder, out["path"])
+                if os.path.basename(out["path"]) == "metrics.json" and os.path.isfile(path):
+                    return os.path.dirname(_as_locked(path, out, name))
+                if os.path.isfile(os.path.join(path, "metrics.json")):
+                    return _as_locked(path, out, name)
+        owned = {os.path.normpath(o["path"]).split(os.sep)[0]
+                 for st in stages.values() for o in _entries(st, "outs")}
+        default = os.path.join(self.folder, DVCLIVE_DIR)
+        return default if os.path.isdir(default) and DVCLIVE_DIR not in owned else None
 
     def _dep(self, entry: dict) -> dict:
         """A dependency by path and md5 (a folder by its `.dir` hash); one brought with
@@ -116,6 +154,39 @@ def read_params(path: str) -> dict:
         raise InputError(f"--params {path} must hold a mapping of parameters, e.g. "
                          "`train: {lr: 0.01}`")
     return flatten(values)
+
+
+def data_hashes(recorded: dict | None) -> list[str]:
+    """The md5 of every dependency a lineage records, the stage's and upstream's, once each."""
+    recorded = recorded if isinstance(recorded, dict) else {}
+    found: dict[str, None] = {}
+    for stage in [recorded] + [u for u in recorded.get("upstream") or [] if isinstance(u, dict)]:
+        for dep in stage.get("deps") or []:
+            if isinstance(dep, dict) and isinstance(dep.get("md5"), str):
+                found[dep["md5"]] = None
+    return list(found)
+
+
+def data_trailers(recorded: dict | None) -> str:
+    """The trailer lines that attest a lineage's data hashes in a registration tag."""
+    return "".join(f"\n{DATA_TRAILER}: {h}" for h in data_hashes(recorded))
+
+
+def trailer_hashes(message: str) -> list[str]:
+    """The data hashes a registration tag's trailers attest."""
+    prefix = f"{DATA_TRAILER}: "
+    return [line[len(prefix):].strip() for line in message.rpartition("\n\n")[2].splitlines()
+            if line.startswith(prefix)]
+
+
+def _as_locked(path: str, out: dict, stage: str) -> str:
+    """`path`, refused when its bytes are not the run's: another run's metrics would be
+    recorded as this one's."""
+    from . import storage
+    if storage.digest(path).md5 != out.get("md5"):
+        raise InputError(f"{path} is not the output dvc.lock records for stage {stage!r}: run "
+                         "`dvc checkout` (or `dvc repro` and commit) there, then register again")
+    return path
 
 
 def _remote(git: Git, top: str) -> str:

@@ -106,6 +106,7 @@ def diff_blocks(name: str, old: cards.CardSide | None, new: cards.CardSide | Non
     metrics = metric_rows(cards.metrics_of(front_a), cards.metrics_of(front_b))
     if metrics:
         blocks += [("h3", "Metrics"), ("table", ["metric", label_a, label_b, "change"], metrics)]
+    blocks += _lineage_diff(front_a, front_b, label_a, label_b)
     skip = ("registry", "model-index")
     fa = flatten({k: v for k, v in front_a.items() if k not in skip})
     fb = flatten({k: v for k, v in front_b.items() if k not in skip})
@@ -118,6 +119,44 @@ def diff_blocks(name: str, old: cards.CardSide | None, new: cards.CardSide | Non
     blocks += [("h3", "Card text"),
                ("code", "diff", "\n".join(body)) if body else ("p", "No change to the card text.")]
     return blocks
+
+
+def _lineage_diff(front_a: dict, front_b: dict, label_a: str, label_b: str) -> list[tuple]:
+    """The parameters and the data (dependency md5s, the stage's and upstream's) each side's
+    lineage records, when either side has one."""
+    la, lb = _recorded_lineage(front_a), _recorded_lineage(front_b)
+    if not (la or lb):
+        return []
+    pa, pb = la.get("params") or {}, lb.get("params") or {}
+    params = [[k, _short(pa[k]) if k in pa else "-", _short(pb[k]) if k in pb else "-",
+               "" if k in pa and k in pb and pa[k] == pb[k] else "changed"]
+              for k in sorted(set(pa) | set(pb))]
+    da, db = _dependency_md5s(la), _dependency_md5s(lb)
+    data = [[path, da.get(path) or "-", db.get(path) or "-",
+             "" if da.get(path) == db.get(path) else "changed"]
+            for path in sorted(set(da) | set(db))]
+    blocks = []
+    if params:
+        blocks += [("h3", "Parameters"), ("table", ["parameter", label_a, label_b, ""], params)]
+    if data:
+        blocks += [("h3", "Data"), ("table", ["dependency", label_a, label_b, ""], data)]
+    return blocks
+
+
+def _recorded_lineage(front: dict) -> dict:
+    block = front.get("registry")
+    found = block.get("lineage") if isinstance(block, dict) else None
+    return found if isinstance(found, dict) else {}
+
+
+def _dependency_md5s(lineage: dict) -> dict:
+    """Path -> md5 of every dependency in a lineage, the stage's first, then upstream's."""
+    out = {}
+    for stage in [lineage] + [u for u in lineage.get("upstream") or [] if isinstance(u, dict)]:
+        for dep in stage.get("deps") or []:
+            if isinstance(dep, dict) and "path" in dep:
+                out.setdefault(dep["path"], dep.get("md5"))
+    return out
 
 
 # ------------------------------------------------------------------ technical documentation

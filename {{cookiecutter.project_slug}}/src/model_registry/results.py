@@ -216,7 +216,8 @@ class Released(_Result):
 
 @_result
 class Match(_Result):
-    """One row of `which`: a registered version whose artifact has the hash asked for."""
+    """One row of `which`: a registered version whose artifact has the hash asked for
+    (`match` "artifact"), or that was trained on it ("training data")."""
 
     name: str
     version: str
@@ -227,6 +228,7 @@ class Match(_Result):
     sha256: str | None
     status: str
     stages: list
+    match: str
 
 
 @_result

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import re
 
-from .. import cards, storage, validation
+from .. import cards, lineage, storage, validation
 from ..core import Registry
 from ..errors import InputError, NotFoundError, RegistryError
 from ..readcache import ReadCache, hashes_in, tags_key
@@ -91,15 +91,17 @@ def check_ref(reg: Registry, ref: str, remote: bool = False) -> CheckedRef:
 
 
 def which(reg: Registry, hash_or_file: str) -> list[Match]:
-    """Every registered version, of any model, whose artifact has this md5 or sha256.
+    """Every registered version, of any model, whose artifact has this md5 or sha256, and
+    every one trained on it: a dependency its lineage records (a folder by its `.dir` hash).
 
     For post-market monitoring: a log line that carries an artifact hash maps back to the
-    version, even one since deregistered or whose model is deprecated. The hashes in every
-    registered version's card are kept in the read cache by tag object id; when a tag is
-    new to it, every registration tag is read, the hashes its message attests are taken
-    (see tags.with_hashes), and one `git cat-file --batch` pass reads the cards of the
-    others. The few cards that hold the hash are then read and parsed, and their models
-    resolved from their own tags.
+    version, even one since deregistered or whose model is deprecated; a flawed data set
+    maps to the versions it fed. The hashes in every registered version's card are kept in
+    the read cache by tag object id; when a tag is new to it, every registration tag is
+    read, the hashes its message attests are taken (the artifact's and its lineage's data:
+    see tags.with_hashes, lineage.DATA_TRAILER), and one `git cat-file --batch` pass reads
+    the cards of the others. The few cards that hold the hash are then read and parsed, and
+    their models resolved from their own tags.
     """
     wanted = _wanted_hashes(hash_or_file)
     stems = {h.split(".")[0] for h in wanted}
@@ -125,8 +127,14 @@ def which(reg: Registry, hash_or_file: str) -> list[Match]:
     blobs = {**blobs, **reg.git.read_many([s for s in spec.values() if s not in blobs])}
     found = []
     for e in chosen:
-        artifact = _card_artifact(blobs.get(spec[e.tag]), e.model)
-        if not wanted & {artifact.get("md5"), artifact.get("sha256")}:
+        block = _card_registry(blobs.get(spec[e.tag]), e.model)
+        artifact = block.get("artifact") if isinstance(block.get("artifact"), dict) else {}
+        if wanted & {artifact.get("md5"), artifact.get("sha256")}:
+            match = "artifact"
+        elif stems.intersection(h.split(".")[0] for h in lineage.data_hashes(
+                block.get("lineage"))):
+            match = "training data"
+        else:
             continue
         state = states[e.model]
         version = next(v for v in state.versions if v.registration is e)
@@ -135,9 +143,9 @@ def which(reg: Registry, hash_or_file: str) -> list[Match]:
         found.append(Match(name=e.model, version=e.version, tag=e.tag, commit=e.commit,
                            card=cards.card_path(e.model), md5=artifact.get("md5"),
                            sha256=artifact.get("sha256"), status=status,
-                           stages=state.stages_of(version)))
+                           stages=state.stages_of(version), match=match))
     if not found:
-        raise NotFoundError(f"no registered version has an artifact with hash "
+        raise NotFoundError("no registered version has an artifact or training data with hash "
                             f"{', '.join(sorted(wanted))}", data=[])
     return found
 
@@ -149,18 +157,19 @@ def _wanted_hashes(hash_or_file: str) -> set[str]:
     if re.fullmatch(r"[0-9a-f]{32}(\.dir)?|[0-9a-f]{64}", hash_or_file.lower()):
         return {hash_or_file.lower()}
     raise InputError(f"{hash_or_file!r} is neither a file nor an md5/sha256 hash: give "
-                     "32 or 64 hex digits, or the path of an artifact")
+                     "32 or 64 hex digits, or the path of an artifact or a data file")
 
 
-def _card_artifact(blob: bytes | None, model: str) -> dict:
-    """The artifact block of a card's front matter; {} for a card that cannot be read."""
+def _card_registry(blob: bytes | None, model: str) -> dict:
+    """The registry block of a card's front matter; {} for a card that cannot be read."""
     if not blob:
         return {}
     try:
         front, _ = cards.split(blob.decode("utf-8"), cards.card_path(model))
     except (InputError, UnicodeDecodeError):
         return {}
-    return (front.get("registry") or {}).get("artifact") or {}
+    block = front.get("registry")
+    return block if isinstance(block, dict) else {}
 
 
 def _card_keys(ids: list[tuple[str, str]]) -> dict[str, str]:
@@ -189,7 +198,8 @@ def _read_card_hashes(reg: Registry, cache: ReadCache, events: list[Event],
         if known is None:
             hashes = split_hashes(e.message)[1]
             if hashes:
-                known = [hashes["md5"].split(".")[0], hashes["sha256"]]
+                known = [hashes["md5"].split(".")[0], hashes["sha256"],
+                         *(h.split(".")[0] for h in lineage.trailer_hashes(e.message))]
         if known is None or stems.intersection(known):
             wanted.append(e)
         if known is not None:

@@ -41,6 +41,7 @@ class _Plan:
     metrics: dict | None
     training: lineage.Training | None = None  # --from: the training repository, read
     params: dict | None = None  # --params: the file's values, as dotted keys
+    recorded: dict | None = None  # the lineage written into the card, for the tag's trailers
 
     @property
     def card_rel(self) -> str:
@@ -81,7 +82,8 @@ def register(reg: Registry, name: str, path: str | None = None, *, version: str 
                         commit=commit, tag=None, pushed=False,
                         artifact=Artifact(plan.dest, **digest.as_dict()), card=plan.card_rel)
     if tag:
-        reg.git.create_tag(tag_name, commit, with_hashes(message, digest.md5, digest.sha256),
+        reg.git.create_tag(tag_name, commit, with_hashes(message, digest.md5, digest.sha256)
+                           + lineage.data_trailers(plan.recorded),
                            publish.stamp(reg.git, state), sign)
         result.tag = tag_name
     if push:
@@ -167,7 +169,10 @@ def _filled_card(reg: Registry, plan: _Plan, digest: storage.Digest) -> str:
     """The card's new text: its registry block, and model-index from the metrics; refused,
     before anything is written, if the profile finds it incomplete."""
     front = plan.front
-    recorded = _lineage(plan, digest.md5)
+    live_metrics, live_params = (plan.training.dvclive(digest.md5) if plan.training
+                                 else (None, {}))
+    recorded = _lineage(plan, digest.md5, live_params)
+    plan.recorded = recorded
     changes = {"registry": {
         "name": plan.name,
         "version": plan.version,
@@ -175,22 +180,36 @@ def _filled_card(reg: Registry, plan: _Plan, digest: storage.Digest) -> str:
         "artifact": {"path": plan.dest, **digest.as_dict()},
         **({"lineage": recorded} if recorded else {}),
     }}
-    if plan.metrics is not None:
-        changes["model-index"] = cards.model_index(front, plan.name, plan.metrics)
+    metrics = plan.metrics
+    if metrics is None and live_metrics:
+        # DVCLive's own bookkeeping, not a measure of the model
+        metrics = {k: v for k, v in read_metrics(live_metrics).items() if k != "step"} or None
+    if metrics is not None:
+        changes["model-index"] = cards.model_index(front, plan.name, metrics)
     new_text = cards.update(plan.card_text, plan.card_rel, changes)
     _refuse_incomplete(os.path.join(reg.root, plan.card_rel), plan.card_text, new_text,
                        plan.card_rel, reg.config.card_profile, plan.first_card)
     return new_text
 
 
-def _lineage(plan: _Plan, md5: str) -> dict:
+def _lineage(plan: _Plan, md5: str, live_params: dict) -> dict:
     """This registration's lineage: what --from and --params give, and nothing else (a card's
-    earlier lineage describes an earlier artifact). A --params file's values win over the
-    stage's recorded ones: it is the file the person named."""
+    earlier lineage describes an earlier artifact). The params DVCLive logged join the
+    stage's; a --params file's values win over both: it is the file the person named."""
     recorded = plan.training.record(md5) if plan.training else {}
-    if plan.params:
-        recorded["params"] = {**(recorded.get("params") or {}), **plan.params}
+    for extra in (live_params, plan.params):
+        if extra:
+            recorded["params"] = {**(recorded.get("params") or {}), **extra}
     return recorded
+
+
+def _release_message(message: str, side: cards.CardSide) -> str:
+    """A released version's tag message: the card's hashes, and its lineage's data hashes
+    when the artifact's are attested (they share the trailer paragraph)."""
+    tagged = with_hashes(message, side.md5, side.sha256)
+    if tagged == message:
+        return message
+    return tagged + lineage.data_trailers((side.front.get("registry") or {}).get("lineage"))
 
 
 def _refuse_incomplete(card_file: str, card_text: str, new_text: str, card_rel: str,
@@ -269,8 +288,7 @@ def release(reg: Registry, push: bool = False, sign: bool = False) -> Released:
     for name, side, state in pending:
         tag_name = register_tag(name, side.version)
         reg.git.create_tag(tag_name, head,
-                           with_hashes(f"Register {name} {side.version}", side.md5,
-                                       side.sha256),
+                           _release_message(f"Register {name} {side.version}", side),
                            publish.stamp(reg.git, state), sign)
         created.append(tag_name)
     if push and created:

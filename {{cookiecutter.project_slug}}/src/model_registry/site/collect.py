@@ -104,12 +104,16 @@ def collect(reg) -> dict:
         metric_names: list[str] = []
         for info in versions:
             metric_names += [m for m in info["metrics"] if m not in metric_names]
+        param_keys: list[str] = []
+        for info in versions:
+            param_keys += [k for k in info["params"] if k not in param_keys]
         models.append({
             "name": name, "latest": listed["latest"],
             "stages": {s: listed["stages"][s] for s in order(listed["stages"])},
             "deprecated": listed["deprecated"], "registered": bool(state.events),
             "versions": versions, "events": [e for e in history if e["name"] == name],
             "card": card, "card_source": card_source, "metric_names": metric_names,
+            "param_keys": param_keys,
         })
     return {"title": _title(git, head) or os.path.basename(reg.root.rstrip("/"))
             or "Model registry",
@@ -144,6 +148,7 @@ def _version(reg, name: str, state, v, blobs: dict, order, current: dict) -> dic
         "card": card, "artifact": _block(registry, "artifact"),
         "previous": registry.get("previous_version"),
         "lineage": _block(registry, "lineage"),
+        "params": _block(_block(registry, "lineage"), "params"),
         "metrics": cards.metrics_of(front) if card else {},
         "stage_events": [{"date": iso_utc(e.time), "stage": e.stage, "action": e.action,
                           "tag": e.tag, "who": e.tagger} for e in stage_events],

@@ -3,7 +3,7 @@
 Autoescape is on for every template, so a value from a card, a tag or git prints as text. The
 only HTML a template takes as it is comes from `md.markdown` (card bodies) and from the
 package's own files (the inline style and script). Charts are drawn by a template from the
-numbers `charts.py` computes.
+numbers `charts.py` computes, lineage graphs from those of `lineage.py`.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from markupsafe import Markup
 from .. import units
 from ..tags import ASSIGN, DEPRECATE, DEREGISTER, REGISTER, UNASSIGN
 from .charts import model_charts, number
+from .lineage import graph as lineage_graph
 
 KEY_METRICS = 4  # metric columns in a model's versions table
 
@@ -104,7 +105,8 @@ _ENV.globals.update(model_page=model_page, version_page=version_page, ASSIGN=ASS
 _ENV.filters.update(rel=_rel, event_text=_event_text, search_text=_search_text, fields=_fields,
                     card_fields=_card_fields, metric=_metric, markdown=_markdown,
                     shown_date=units.shown_date, size=units.size,
-                    basename=lambda path: posixpath.basename(str(path)))
+                    basename=lambda path: posixpath.basename(str(path)),
+                    lineage_graph=lineage_graph, param=_leaf)
 
 
 def _static(name: str) -> tuple[Markup, str]:
