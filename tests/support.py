@@ -11,10 +11,13 @@ suites cannot drift apart.
 from __future__ import annotations
 
 import importlib.util
+import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import NamedTuple
+
+import yaml
 
 TEMPLATE = Path(__file__).resolve().parents[1]
 
@@ -89,3 +92,73 @@ def baked_world(root: Path, **answers) -> Baked:
     holding main."""
     repo = bake_template(root, **answers)
     return Baked(root, repo, with_origin(repo, root))
+
+
+# ------------------------------------------------------------ training repositories (lineage)
+
+# A prepare stage: split the raw data (params.yaml's prepare.split) into a folder.
+PREPARE = """\
+import os, yaml
+split = yaml.safe_load(open("params.yaml"))["prepare"]["split"]
+rows = open("data/raw.csv").read().splitlines()
+cut = int(len(rows) * (1 - split))
+os.makedirs("data/prepared", exist_ok=True)
+open("data/prepared/train.csv", "w").write("\\n".join(rows[:cut]))
+open("data/prepared/test.csv", "w").write("\\n".join(rows[cut:]))
+"""
+RAW = "\n".join(f"{i},{i % 3}" for i in range(40))
+
+
+def dvc(cwd, *args: str) -> str:
+    """`dvc ARGS` in `cwd`, run by this interpreter; the stages it runs find this venv's python
+    (with PyYAML and DVCLive) first on PATH. A failure is a broken fixture, so it raises."""
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    proc = subprocess.run([sys.executable, "-m", "dvc", *args], cwd=cwd, capture_output=True,
+                          text=True, env={**os.environ, "PATH": path})
+    if proc.returncode != 0:
+        raise AssertionError(f"dvc {' '.join(args)} failed: {proc.stderr}{proc.stdout}")
+    return proc.stdout
+
+
+def data_source(folder: Path, store: Path | None = None) -> Path:
+    """A git + DVC repository holding raw.csv (pushed to the DVC remote `store`, if given),
+    for a training repository to `dvc import` from."""
+    folder.mkdir(parents=True)
+    git(folder, "init", "--quiet", "-b", "main")
+    dvc(folder, "init", "--quiet")
+    if store:
+        dvc(folder, "remote", "add", "-d", "store", str(store))
+    (folder / "raw.csv").write_text(RAW)
+    dvc(folder, "add", "--quiet", "raw.csv")
+    git(folder, "add", "-A")
+    git(folder, "commit", "--quiet", "-m", "raw data")
+    if store:
+        dvc(folder, "push", "--quiet")
+    return folder
+
+
+def training_repo(folder: Path, train: str, params: dict, raw_from: Path | None = None,
+                  outs: tuple[str, ...] = ()) -> Path:
+    """A training repository with a real DVC pipeline, not yet run: data/raw.csv imported from
+    the repository `raw_from` (else added with `dvc add`), params.yaml, a `prepare` stage
+    (PREPARE) and a `train` stage running the script `train`, whose outputs are model.pkl and
+    `outs`. The caller runs `dvc repro` and commits."""
+    folder.mkdir(parents=True)
+    git(folder, "init", "--quiet", "-b", "main")
+    dvc(folder, "init", "--quiet")
+    (folder / "data").mkdir()
+    if raw_from:
+        dvc(folder, "import", "--quiet", str(raw_from), "raw.csv", "-o", "data/raw.csv")
+    else:
+        (folder / "data" / "raw.csv").write_text(RAW)
+        dvc(folder, "add", "--quiet", "data/raw.csv")
+    (folder / "params.yaml").write_text(yaml.safe_dump(params))
+    (folder / "prepare.py").write_text(PREPARE)
+    (folder / "train.py").write_text(train)
+    py = Path(sys.executable).name
+    dvc(folder, "stage", "add", "--quiet", "-n", "prepare", "-p", "prepare.split",
+        "-d", "prepare.py", "-d", "data/raw.csv", "-o", "data/prepared", f"{py} prepare.py")
+    extra = [arg for out in ("model.pkl", *outs) for arg in ("-o", out)]
+    dvc(folder, "stage", "add", "--quiet", "-n", "train", "-p", "train", "-d", "train.py",
+        "-d", "data/prepared", *extra, f"{py} train.py")
+    return folder

@@ -11,26 +11,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-from support import baked_world, git, registry
+from support import baked_world, data_source, dvc, git, registry, training_repo
 
-PREPARE = """\
-import os, yaml
-split = yaml.safe_load(open("params.yaml"))["prepare"]["split"]
-rows = open("data/raw.csv").read().splitlines()
-cut = int(len(rows) * (1 - split))
-os.makedirs("data/prepared", exist_ok=True)
-open("data/prepared/train.csv", "w").write("\\n".join(rows[:cut]))
-open("data/prepared/test.csv", "w").write("\\n".join(rows[cut:]))
-"""
 TRAIN = """\
 import yaml
 p = yaml.safe_load(open("params.yaml"))["train"]
@@ -41,13 +29,6 @@ PARAMS = {"prepare": {"split": 0.25}, "train": {"lr": 0.05, "epochs": 3, "layers
 PUBLIC = "https://git.example.com/ml/train.git"
 
 
-def dvc(cwd, *args: str) -> str:
-    proc = subprocess.run([sys.executable, "-m", "dvc", *args], cwd=cwd, capture_output=True,
-                          text=True)
-    assert proc.returncode == 0, f"dvc {' '.join(args)}: {proc.stderr}{proc.stdout}"
-    return proc.stdout
-
-
 def md5(path: Path) -> str:
     return hashlib.md5(path.read_bytes()).hexdigest()
 
@@ -55,34 +36,9 @@ def md5(path: Path) -> str:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     root = tmp_path_factory.mktemp("lineage")
-    source = root / "datasets"
-    source.mkdir()
-    git(source, "init", "--quiet", "-b", "main")
-    dvc(source, "init", "--quiet")
-    dvc(source, "remote", "add", "-d", "store", str(root / "datasets-store"))
-    (source / "raw.csv").write_text("\n".join(f"{i},{i % 3}" for i in range(40)))
-    dvc(source, "add", "--quiet", "raw.csv")
-    git(source, "add", "-A")
-    git(source, "commit", "--quiet", "-m", "raw data")
-    dvc(source, "push", "--quiet")
-
-    train = root / "train"
-    train.mkdir()
-    git(train, "init", "--quiet", "-b", "main")
+    source = data_source(root / "datasets", store=root / "datasets-store")
+    train = training_repo(root / "train", TRAIN, PARAMS, raw_from=source)
     git(train, "remote", "add", "origin", "https://ci:s3cret@git.example.com/ml/train.git")
-    dvc(train, "init", "--quiet")
-    (train / "data").mkdir()
-    dvc(train, "import", "--quiet", str(source), "raw.csv", "-o", "data/raw.csv")
-    (train / "params.yaml").write_text(yaml.safe_dump(PARAMS))
-    (train / "prepare.py").write_text(PREPARE)
-    (train / "train.py").write_text(TRAIN)
-    py = Path(sys.executable).name
-    dvc(train, "stage", "add", "--quiet", "-n", "prepare", "-p", "prepare.split",
-        "-d", "prepare.py", "-d", "data/raw.csv", "-o", "data/prepared", f"{py} prepare.py")
-    dvc(train, "stage", "add", "--quiet", "-n", "train", "-p", "train", "-d", "train.py",
-        "-d", "data/prepared", "-o", "model.pkl", f"{py} train.py")
-    # the stages run the venv's python, which has PyYAML
-    os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
     dvc(train, "repro", "--quiet")
     git(train, "add", "-A")
     git(train, "commit", "--quiet", "-m", "pipeline")

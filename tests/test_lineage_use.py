@@ -10,15 +10,13 @@ explicit `--metrics` file.
 from __future__ import annotations
 
 import json
-import os
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-from support import baked_world, git, registry
-from test_lineage import PREPARE, dvc, md5
+from support import baked_world, dvc, git, registry, training_repo
+from test_lineage import md5
 
 TRAIN = """\
 import yaml
@@ -45,26 +43,10 @@ def metrics(front: dict) -> dict:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     root = tmp_path_factory.mktemp("lineage-use")
-    train = root / "train"
-    train.mkdir()
-    git(train, "init", "--quiet", "-b", "main")
-    dvc(train, "init", "--quiet")
-    (train / "data").mkdir()
-    (train / "data" / "raw.csv").write_text("\n".join(f"{i},{i % 3}" for i in range(40)))
-    dvc(train, "add", "--quiet", "data/raw.csv")
-    (train / "params.yaml").write_text(yaml.safe_dump(
-        {"prepare": {"split": 0.25}, "train": {"lr": 0.05}}))
-    (train / "prepare.py").write_text(PREPARE)
-    (train / "train.py").write_text(TRAIN)
-    py = Path(sys.executable).name
-    dvc(train, "stage", "add", "--quiet", "-n", "prepare", "-p", "prepare.split",
-        "-d", "prepare.py", "-d", "data/raw.csv", "-o", "data/prepared", f"{py} prepare.py")
-    dvc(train, "stage", "add", "--quiet", "-n", "train", "-p", "train", "-d", "train.py",
-        "-d", "data/prepared", "-o", "model.pkl", "-o", "dvclive", f"{py} train.py")
+    train = training_repo(root / "train", TRAIN, {"prepare": {"split": 0.25},
+                                                  "train": {"lr": 0.05}}, outs=("dvclive",))
     git(train, "add", "-A")
     git(train, "commit", "--quiet", "-m", "pipeline")  # DVCLive needs a commit to start
-    # the stages run the venv's python, which has PyYAML and DVCLive
-    os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
     baked = baked_world(root / "registry")
     locks = {}
     for version, lr in (("v0.1.0", 0.05), ("v0.2.0", 0.1)):

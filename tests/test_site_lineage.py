@@ -9,17 +9,13 @@ and dependency path are markup, and a fourth has no lineage. Headless Chromium r
 from __future__ import annotations
 
 import hashlib
-import json
-import os
 import shutil
-import sys
-from pathlib import Path
 
 import pytest
 import yaml
 
-from support import baked_world, git, registry
-from test_lineage import PARAMS, PREPARE, TRAIN, dvc
+from support import baked_world, data_source, dvc, git, registry, training_repo
+from test_lineage import PARAMS, TRAIN
 from test_site import HOSTILE_IMG, HOSTILE_SCRIPT, browser  # noqa: F401  (a fixture)
 
 pytestmark = pytest.mark.xdist_group("site-lineage")
@@ -31,30 +27,8 @@ NODES = """[...document.querySelectorAll('svg.lineage g.node')].map(g => [g.data
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     root = tmp_path_factory.mktemp("site-lineage")
-    source = root / "datasets"
-    source.mkdir()
-    git(source, "init", "--quiet", "-b", "main")
-    dvc(source, "init", "--quiet")
-    (source / "raw.csv").write_text("\n".join(f"{i},{i % 3}" for i in range(40)))
-    dvc(source, "add", "--quiet", "raw.csv")
-    git(source, "add", "-A")
-    git(source, "commit", "--quiet", "-m", "raw data")
-
-    train = root / "train"
-    train.mkdir()
-    git(train, "init", "--quiet", "-b", "main")
-    dvc(train, "init", "--quiet")
-    (train / "data").mkdir()
-    dvc(train, "import", "--quiet", str(source), "raw.csv", "-o", "data/raw.csv")
-    (train / "params.yaml").write_text(yaml.safe_dump(PARAMS))
-    (train / "prepare.py").write_text(PREPARE)
-    (train / "train.py").write_text(TRAIN)
-    py = Path(sys.executable).name
-    dvc(train, "stage", "add", "--quiet", "-n", "prepare", "-p", "prepare.split",
-        "-d", "prepare.py", "-d", "data/raw.csv", "-o", "data/prepared", f"{py} prepare.py")
-    dvc(train, "stage", "add", "--quiet", "-n", "train", "-p", "train", "-d", "train.py",
-        "-d", "data/prepared", "-o", "model.pkl", f"{py} train.py")
-    os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    source = data_source(root / "datasets")
+    train = training_repo(root / "train", TRAIN, PARAMS, raw_from=source)
 
     baked = baked_world(root / "registry")
     repo = baked.repo
