@@ -214,9 +214,10 @@ class Uploader:
         from . import dvc
         from .remote import Stores
 
-        stores = Stores(root, None, remote, "push")
-        dvc.quiet(progress_shown)
-        dvc.import_for_add()
+        with dvc.IMPORTING:  # opening the remote imports DVC or botocore
+            stores = Stores(root, None, remote, "push")
+            dvc.quiet(progress_shown)
+            dvc.import_for_add()
         return stores
 
     def send(self, path: str, md5: str, identity: tuple) -> None:

@@ -36,6 +36,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 
 from ..errors import RegistryError
 
@@ -44,11 +45,18 @@ from ..errors import RegistryError
 ADD_IMPORTS = ("dvc.repo", "dvc.repo.add", "dvc_data.hashfile.hash_info", "networkx")
 
 
+# DVC's packages import one another in circles: two threads importing them at once can each
+# hold a module the other waits for, which Python ends with a _DeadlockError (seen under load:
+# the copy thread's reflink beside the preload thread). A thread takes this lock to import DVC.
+IMPORTING = threading.RLock()
+
+
 def import_for_add() -> None:
     import importlib
 
-    for module in ADD_IMPORTS:
-        importlib.import_module(module)
+    with IMPORTING:
+        for module in ADD_IMPORTS:
+            importlib.import_module(module)
 
 
 def quiet(progress_shown: bool) -> None:
@@ -63,8 +71,8 @@ def quiet(progress_shown: bool) -> None:
 
 def reflink(src: str, dst: str) -> None:
     """`dst` as a copy of `src` sharing its blocks; OSError where the filesystem cannot."""
-    from dvc_objects.fs.system import reflink as share
-
+    with IMPORTING:
+        from dvc_objects.fs.system import reflink as share
     share(src, dst)
 
 
