@@ -162,3 +162,15 @@ def training_repo(folder: Path, train: str, params: dict, raw_from: Path | None 
     dvc(folder, "stage", "add", "--quiet", "-n", "train", "-p", "train", "-d", "train.py",
         "-d", "data/prepared", *extra, f"{py} train.py")
     return folder
+
+
+def train_run(folder: Path, lr: float) -> dict:
+    """Train once in the training repository `folder` with params.yaml's train.lr set to `lr`
+    (`dvc repro`, then a commit); returns the stages dvc.lock records for that run."""
+    params = yaml.safe_load((folder / "params.yaml").read_text())
+    params["train"]["lr"] = lr
+    (folder / "params.yaml").write_text(yaml.safe_dump(params))
+    dvc(folder, "repro", "--quiet")
+    git(folder, "add", "-A")
+    git(folder, "commit", "--quiet", "-m", f"train with lr {lr}")
+    return yaml.safe_load((folder / "dvc.lock").read_text())["stages"]

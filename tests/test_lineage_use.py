@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from support import baked_world, dvc, git, registry, training_repo
+from support import baked_world, git, registry, train_run, training_repo
 from test_lineage import md5
 
 TRAIN = """\
@@ -50,15 +50,9 @@ def world(tmp_path_factory):
     baked = baked_world(root / "registry")
     locks = {}
     for version, lr in (("v0.1.0", 0.05), ("v0.2.0", 0.1)):
-        params = yaml.safe_load((train / "params.yaml").read_text())
-        params["train"]["lr"] = lr
-        (train / "params.yaml").write_text(yaml.safe_dump(params))
-        dvc(train, "repro", "--quiet")
-        git(train, "add", "-A")
-        git(train, "commit", "--quiet", "-m", f"train with lr {lr}")
+        locks[version] = train_run(train, lr)
         registry(baked.repo, "register", "churn", str(train / "model.pkl"),
                  "--version", version, "--from", str(train))
-        locks[version] = yaml.safe_load((train / "dvc.lock").read_text())["stages"]
     given = root / "metrics.json"
     given.write_text(json.dumps({"f1": 0.7}))
     registry(baked.repo, "register", "explicit", str(train / "model.pkl"),

@@ -14,7 +14,7 @@ import shutil
 import pytest
 import yaml
 
-from support import baked_world, data_source, dvc, git, registry, training_repo
+from support import baked_world, data_source, git, registry, train_run, training_repo
 from test_lineage import PARAMS, TRAIN
 from test_site import HOSTILE_IMG, HOSTILE_SCRIPT, browser  # noqa: F401  (a fixture)
 
@@ -34,13 +34,7 @@ def world(tmp_path_factory):
     repo = baked.repo
     locks = {}
     for version, lr in (("v0.1.0", 0.05), ("v0.2.0", 0.1)):
-        params = yaml.safe_load((train / "params.yaml").read_text())
-        params["train"]["lr"] = lr
-        (train / "params.yaml").write_text(yaml.safe_dump(params))
-        dvc(train, "repro", "--quiet")
-        git(train, "add", "-A")
-        git(train, "commit", "--quiet", "-m", f"train with lr {lr}")
-        locks[version] = yaml.safe_load((train / "dvc.lock").read_text())["stages"]
+        locks[version] = train_run(train, lr)
         model = root / f"churn-{version}.pkl"
         shutil.copy(train / "model.pkl", model)
         registry(repo, "register", "churn", str(model), "--version", version,
