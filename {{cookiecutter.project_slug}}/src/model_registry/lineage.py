@@ -20,9 +20,6 @@ from .units import flatten
 MAX_UPSTREAM = 50  # upstream stages a card records; a bigger pipeline is cut, with a note
 DEFAULT_PARAMS = "params.yaml"  # DVC's default params file: its keys are recorded bare
 DVCLIVE_DIR = "dvclive"  # DVCLive's default folder: metrics.json (summary), params.yaml
-# A registration tag's trailer per data hash its lineage records, beside the artifact's
-# hashes: `which` finds versions by their training data from the tags, reading no card.
-DATA_TRAILER = "Training-Data-MD5"
 
 
 class Training:
@@ -165,18 +162,6 @@ def data_hashes(recorded: dict | None) -> list[str]:
             if isinstance(dep, dict) and isinstance(dep.get("md5"), str):
                 found[dep["md5"]] = None
     return list(found)
-
-
-def data_trailers(recorded: dict | None) -> str:
-    """The trailer lines that attest a lineage's data hashes in a registration tag."""
-    return "".join(f"\n{DATA_TRAILER}: {h}" for h in data_hashes(recorded))
-
-
-def trailer_hashes(message: str) -> list[str]:
-    """The data hashes a registration tag's trailers attest."""
-    prefix = f"{DATA_TRAILER}: "
-    return [line[len(prefix):].strip() for line in message.rpartition("\n\n")[2].splitlines()
-            if line.startswith(prefix)]
 
 
 def _as_locked(path: str, out: dict, stage: str) -> str:

@@ -189,14 +189,27 @@ def counter_claim(model: str, counter: int) -> str:
 # from tag objects alone, without reading each version's card through its commit's trees.
 MD5_TRAILER = "Artifact-MD5"
 SHA256_TRAILER = "Artifact-SHA256"
+# The md5 of each data set its lineage records, so `which` finds versions by training data from
+# tag objects alone too.
+DATA_TRAILER = "Training-Data-MD5"
 
 
-def with_hashes(message: str, md5: str | None, sha256: str | None) -> str:
-    """A registration tag's message: `message`, then the artifact's hashes as trailers (none
-    if a hash is unknown: a card from a pull request may leave them to `registry check`)."""
+def with_hashes(message: str, md5: str | None, sha256: str | None, data=()) -> str:
+    """A registration tag's message: `message`, then the artifact's hashes and the `data`
+    hashes as trailers (none if an artifact hash is unknown: a card from a pull request may
+    leave them to `registry check`)."""
     if not (isinstance(md5, str) and isinstance(sha256, str)):
         return message
-    return f"{message.rstrip()}\n\n{MD5_TRAILER}: {md5}\n{SHA256_TRAILER}: {sha256}"
+    lines = [f"{MD5_TRAILER}: {md5}", f"{SHA256_TRAILER}: {sha256}",
+             *(f"{DATA_TRAILER}: {h}" for h in data)]
+    return message.rstrip() + "\n\n" + "\n".join(lines)
+
+
+def attested_data(message: str) -> list[str]:
+    """The data hashes a registration tag's trailers attest."""
+    prefix = f"{DATA_TRAILER}: "
+    return [line[len(prefix):].strip() for line in message.rpartition("\n\n")[2].splitlines()
+            if line.startswith(prefix)]
 
 
 def split_hashes(message: str) -> tuple[str, dict[str, str] | None]:

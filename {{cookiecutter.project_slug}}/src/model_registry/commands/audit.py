@@ -12,7 +12,7 @@ from ..errors import InputError, NotFoundError, RegistryError
 from ..readcache import ReadCache, hashes_in, tags_key
 from ..results import CheckedRef, Match, Verification, VersionCheck, to_json
 from ..tags import (ASSIGN, CREATE, DEPRECATE, DEREGISTER, REGISTER, UNASSIGN, Event,
-                    parse_tag_name, resolve_all, split_hashes)
+                    attested_data, parse_tag_name, resolve_all, split_hashes)
 from ..units import iso_local
 
 # gto's names for the events, which `check-ref --json` reports as gto does.
@@ -99,7 +99,7 @@ def which(reg: Registry, hash_or_file: str) -> list[Match]:
     maps to the versions it fed. The hashes in every registered version's card are kept in
     the read cache by tag object id; when a tag is new to it, every registration tag is
     read, the hashes its message attests are taken (the artifact's and its lineage's data:
-    see tags.with_hashes, lineage.DATA_TRAILER), and one `git cat-file --batch` pass reads
+    see tags.with_hashes), and one `git cat-file --batch` pass reads
     the cards of the others. The few cards that hold the hash are then read and parsed, and
     their models resolved from their own tags.
     """
@@ -199,7 +199,7 @@ def _read_card_hashes(reg: Registry, cache: ReadCache, events: list[Event],
             hashes = split_hashes(e.message)[1]
             if hashes:
                 known = [hashes["md5"].split(".")[0], hashes["sha256"],
-                         *(h.split(".")[0] for h in lineage.trailer_hashes(e.message))]
+                         *(h.split(".")[0] for h in attested_data(e.message))]
         if known is None or stems.intersection(known):
             wanted.append(e)
         if known is not None:

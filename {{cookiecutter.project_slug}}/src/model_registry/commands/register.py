@@ -82,8 +82,9 @@ def register(reg: Registry, name: str, path: str | None = None, *, version: str 
                         commit=commit, tag=None, pushed=False,
                         artifact=Artifact(plan.dest, **digest.as_dict()), card=plan.card_rel)
     if tag:
-        reg.git.create_tag(tag_name, commit, with_hashes(message, digest.md5, digest.sha256)
-                           + lineage.data_trailers(plan.recorded),
+        reg.git.create_tag(tag_name, commit,
+                           with_hashes(message, digest.md5, digest.sha256,
+                                       lineage.data_hashes(plan.recorded)),
                            publish.stamp(reg.git, state), sign)
         result.tag = tag_name
     if push:
@@ -203,15 +204,6 @@ def _lineage(plan: _Plan, md5: str, live_params: dict) -> dict:
     return recorded
 
 
-def _release_message(message: str, side: cards.CardSide) -> str:
-    """A released version's tag message: the card's hashes, and its lineage's data hashes
-    when the artifact's are attested (they share the trailer paragraph)."""
-    tagged = with_hashes(message, side.md5, side.sha256)
-    if tagged == message:
-        return message
-    return tagged + lineage.data_trailers((side.front.get("registry") or {}).get("lineage"))
-
-
 def _refuse_incomplete(card_file: str, card_text: str, new_text: str, card_rel: str,
                        profile: str, first_card: bool) -> None:
     """Stop before anything is written when the card misses what the profile requires; on a
@@ -288,7 +280,9 @@ def release(reg: Registry, push: bool = False, sign: bool = False) -> Released:
     for name, side, state in pending:
         tag_name = register_tag(name, side.version)
         reg.git.create_tag(tag_name, head,
-                           _release_message(f"Register {name} {side.version}", side),
+                           with_hashes(f"Register {name} {side.version}", side.md5,
+                                       side.sha256, lineage.data_hashes(
+                                           (side.front.get("registry") or {}).get("lineage"))),
                            publish.stamp(reg.git, state), sign)
         created.append(tag_name)
     if push and created:
