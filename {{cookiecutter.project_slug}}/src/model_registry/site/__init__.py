@@ -66,7 +66,7 @@ def build(reg, out_dir: str) -> dict:
 def __getattr__(name: str):
     """`public_url` and `markdown`, from the modules that define them, on first use."""
     if name == "public_url":
-        from .collect import public_url
+        from ..gitrepo import public_url
         return public_url
     if name == "markdown":
         from .md import markdown
