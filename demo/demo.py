@@ -3,8 +3,9 @@
 1. Bake the template into build/demo/ (wiped first, so the demo can run again), with the DVC
    remote and a bare git "origin" inside that folder: everything the demo keeps lives there.
 2. Train two versions of a small scikit-learn classifier on the breast cancer data set that ships
-   with scikit-learn (no download) through a DVC pipeline: a training repository with params.yaml
-   and a `train` stage (`dvc stage add`, `dvc repro`), each run committed.
+   with scikit-learn (no download) through a DVC pipeline: a training repository with params.yaml,
+   a `prepare` stage writing the data set to a CSV and a `train` stage reading it (`dvc stage
+   add`, `dvc repro`), each run committed.
 3. Register both with the registry's helper (`registry register ... --from REPO --push`), which
    records the training commit, stage, command, data and parameters, and promote the first to prod.
 4. Clone origin afresh and fetch `#prod` and `@latest` there; fetch one version straight from
@@ -82,9 +83,20 @@ def ensure_git_identity():
             "'Registry Demo <demo@example.com>' (your git config is not changed)\n")
 
 
-TRAIN_SCRIPT = """\
-import json, pickle, yaml
+PREPARE_SCRIPT = """\
+import csv, os
 from sklearn.datasets import load_breast_cancer
+
+data = load_breast_cancer()
+os.makedirs("data", exist_ok=True)
+with open("data/breast_cancer.csv", "w", newline="") as f:
+    out = csv.writer(f)
+    out.writerow([*data.feature_names, "target"])
+    out.writerows([*map(repr, row), int(t)] for row, t in zip(data.data.tolist(), data.target))
+"""
+
+TRAIN_SCRIPT = """\
+import csv, json, pickle, yaml
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
 from sklearn.model_selection import train_test_split
@@ -92,7 +104,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 p = yaml.safe_load(open("params.yaml"))["train"]
-x, y = load_breast_cancer(return_X_y=True)
+rows = list(csv.reader(open("data/breast_cancer.csv")))[1:]
+x, y = [[float(v) for v in r[:-1]] for r in rows], [int(r[-1]) for r in rows]
 x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=p["test_size"], stratify=y,
                                                     random_state=p["seed"])
 model = make_pipeline(StandardScaler(), LogisticRegression(C=p["C"], max_iter=p["max_iter"],
@@ -117,8 +130,9 @@ def train(folder):
     Returns [(model.pkl, metrics.json, commit)] per version, copied out of the repository so
     both stay; a fixed split makes every run identical."""
     os.makedirs(folder)
-    with open(os.path.join(folder, "train.py"), "w") as f:
-        f.write(TRAIN_SCRIPT)
+    for script, text in (("prepare.py", PREPARE_SCRIPT), ("train.py", TRAIN_SCRIPT)):
+        with open(os.path.join(folder, script), "w") as f:
+            f.write(text)
     run(["git", "init", "--quiet", "-b", "main"], folder)
     dvc("init", "--quiet", cwd=folder)
     params = {"train": {"C": 0.001, "max_iter": 1000, "test_size": 0.25, "seed": 42}}
@@ -126,8 +140,11 @@ def train(folder):
         json.dump(params, f)  # JSON is YAML: DVC and the script read it as params.yaml
     python = os.path.basename(sys.executable)  # the stage runs this venv's python, by PATH
     os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"]
+    dvc("stage", "add", "--quiet", "-n", "prepare", "-d", "prepare.py",
+        "-o", "data/breast_cancer.csv", f"{python} prepare.py", cwd=folder)
     dvc("stage", "add", "--quiet", "-n", "train", "-p", "train", "-d", "train.py",
-        "-o", "model.pkl", "-M", "metrics.json", f"{python} train.py", cwd=folder)
+        "-d", "data/breast_cancer.csv", "-o", "model.pkl", "-M", "metrics.json",
+        f"{python} train.py", cwd=folder)
     runs = []
     for run_name, c in (("run-1", 0.001), ("run-2", 1.0)):
         params["train"]["C"] = c

@@ -82,7 +82,8 @@ def test_register_from_records_the_stage_that_made_the_model(world):
                   **({"repo": str(world["source"]), "rev_lock": source_dep["rev_lock"]}
                      if d["path"] == "data/raw.csv" else {})}
                  for d in lock["prepare"]["deps"]],
-        "params": {"prepare.split": 0.25}}]
+        "params": {"prepare.split": 0.25},
+        "outs": [{"path": "data/prepared", "md5": prepared["md5"]}]}]
     assert source_dep["rev_lock"] == git(world["source"], "rev-parse", "HEAD")
     assert "upstream_truncated" not in found
 
@@ -97,6 +98,8 @@ def test_lineage_text_shows_the_chain(world):
     assert (f"    data/raw.csv  md5 {raw['md5']} (imported from {world['source']} at "
             f"{world['import']['deps'][0]['repo']['rev_lock']})") in text
     assert f"  prepare: {lock['prepare']['cmd']}" in text
+    prepared = next(o for o in lock["prepare"]["outs"] if o["path"] == "data/prepared")
+    assert f"    -> data/prepared  md5 {prepared['md5']}\n" in text  # what train read of it
     assert "s3cret" not in text
 
 

@@ -57,6 +57,10 @@ def world(tmp_path_factory):
     given.write_text(json.dumps({"f1": 0.7}))
     registry(baked.repo, "register", "explicit", str(train / "model.pkl"),
              "--from", str(train), "--metrics", str(given))
+    # the pull-request flow: the card is committed for review, `release` tags it on merge
+    registry(baked.repo, "register", "reviewed", str(train / "model.pkl"), "--from", str(train),
+             "--no-tag")
+    registry(baked.repo, "release")
     return {"root": root, "repo": baked.repo, "train": train, "locks": locks}
 
 
@@ -113,7 +117,8 @@ def test_which_lists_the_versions_trained_on_a_data_folder_or_file(world):
     found = which(world, prepared)
     rows = {(r["name"], r["version"], r["match"]) for r in found}
     assert {("churn", "v0.1.0", "training data"), ("churn", "v0.2.0", "training data"),
-            ("explicit", "v0.0.1", "training data")} == rows
+            ("explicit", "v0.0.1", "training data"), ("reviewed", "v0.0.1", "training data")
+            } == rows
     raw = world["train"] / "data" / "raw.csv"
     by_file = which(world, str(raw))
     assert by_file == which(world, md5(raw)) == found  # raw.csv is upstream: prepare's input
@@ -126,7 +131,8 @@ def test_which_lists_the_versions_trained_on_a_data_folder_or_file(world):
 def test_which_marks_the_artifact_apart_from_training_data(world):
     found = which(world, md5(world["train"] / "model.pkl"))
     assert {(r["name"], r["version"], r["match"]) for r in found} == {
-        ("churn", "v0.2.0", "artifact"), ("explicit", "v0.0.1", "artifact")}
+        ("churn", "v0.2.0", "artifact"), ("explicit", "v0.0.1", "artifact"),
+        ("reviewed", "v0.0.1", "artifact")}
 
 
 def test_which_finds_training_data_from_tags_alone(world):
@@ -136,6 +142,19 @@ def test_which_finds_training_data_from_tags_alone(world):
     prepared = next(o["md5"] for o in world["locks"]["v0.1.0"]["prepare"]["outs"]
                     if o["path"] == "data/prepared")
     assert f"Training-Data-MD5: {prepared}" in message
+
+
+def test_release_attests_the_training_data_as_register_does(world):
+    """A version tagged by `release` after review carries the same data trailers as one
+    `register` tags, so `which` finds it by its data from the tag alone."""
+    prepared = next(o["md5"] for o in world["locks"]["v0.2.0"]["prepare"]["outs"]
+                    if o["path"] == "data/prepared")
+    released = git(world["repo"], "tag", "-l", "--format=%(contents)", "reviewed@v0.0.1")
+    registered = git(world["repo"], "tag", "-l", "--format=%(contents)", "explicit@v0.0.1")
+    assert f"Training-Data-MD5: {prepared}" in released
+    trailers = [line for line in registered.splitlines() if line.startswith("Training-Data")]
+    assert trailers and [line for line in released.splitlines()
+                         if line.startswith("Training-Data")] == trailers
 
 
 def test_which_an_unrelated_hash_exits_2(world):

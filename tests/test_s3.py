@@ -59,6 +59,20 @@ def registry(repo: Path, *args: str, env: dict, cwd=None, check: bool = True
     return proc
 
 
+# Starts the helper and writes its peak resident memory to argv[1]. Linux carries a process's
+# peak across exec into the new program's, and a child started by this test process begins as
+# a copy of it: the helper would report the test worker's own peak (300 MB and more once the
+# worker has imported MLflow for another module). Started from this small launcher instead,
+# the helper's peak is its own.
+LAUNCHER = """
+import resource, subprocess, sys
+status = subprocess.call(sys.argv[2:])
+with open(sys.argv[1], "w") as f:
+    f.write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024))
+sys.exit(status)
+"""
+
+
 def on_terminal(repo: Path, *args: str, env: dict, cwd=None) -> tuple[int, str, int]:
     """Run the helper with a pseudo-terminal for stdout and stderr.
 
@@ -66,7 +80,9 @@ def on_terminal(repo: Path, *args: str, env: dict, cwd=None) -> tuple[int, str, 
     (the largest of the helper and the processes it waited for, as the kernel counts it).
     """
     master, slave = os.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "model_registry", *args], cwd=cwd or repo,
+    peak_file = Path(repo).parent / f".peak-{os.getpid()}"
+    proc = subprocess.Popen([sys.executable, "-c", LAUNCHER, str(peak_file), sys.executable,
+                             "-m", "model_registry", *args], cwd=cwd or repo,
                             stdin=subprocess.DEVNULL, stdout=slave, stderr=slave,
                             env={**env, "PYTHONPATH": str(Path(repo) / "src")})
     os.close(slave)
@@ -84,11 +100,12 @@ def on_terminal(repo: Path, *args: str, env: dict, cwd=None) -> tuple[int, str, 
 
     reader = threading.Thread(target=pump, daemon=True)
     reader.start()
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
+    proc.wait()
     reader.join(timeout=30)
     os.close(master)
-    return proc.returncode, b"".join(shown).decode(errors="replace"), usage.ru_maxrss * 1024
+    peak = int(peak_file.read_text())
+    peak_file.unlink()
+    return proc.returncode, b"".join(shown).decode(errors="replace"), peak
 
 
 def file_md5(path: Path) -> str:

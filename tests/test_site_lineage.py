@@ -76,14 +76,15 @@ def test_version_page_draws_a_node_per_dep_stage_and_the_model(world, browser):
                    for d in lock["train"]["deps"] + lock["prepare"]["deps"]])
     assert sorted(nodes) == sorted(expected)
     edges = tab.js("document.querySelectorAll('svg.lineage path.edge').length")
-    assert edges == len(lock["train"]["deps"]) + len(lock["prepare"]["deps"]) + 1
+    # each dependency into its stage, train into the model, prepare into what train read of it
+    assert edges == len(lock["train"]["deps"]) + len(lock["prepare"]["deps"]) + 2
     box = tab.js("""(() => { const r = document.getElementById('lineage-graph')
         .getBoundingClientRect(); return [r.width, r.height]; })()""")
     assert box[0] > 600 and box[1] > 80  # drawn, with its columns side by side
     left = tab.js("""Object.fromEntries([...document.querySelectorAll('svg.lineage g.node')]
         .map(g => [g.querySelector('text').getAttribute('data-label'),
                    g.querySelector('rect').getBoundingClientRect().left]))""")
-    assert left["data/raw.csv"] < left["prepare"] and left["data/prepared"] < left["train"]
+    assert left["data/raw.csv"] < left["prepare"] < left["data/prepared"] < left["train"]
     assert left["train"] < left["churn v0.2.0"]  # data on the left, the model on the right
     raw = next(d for d in lock["prepare"]["deps"] if d["path"] == "data/raw.csv")
     assert tab.js("document.querySelector('svg.lineage .import title').textContent") == (

@@ -90,16 +90,21 @@ def register(name: str, artifact: str | None = None, *, version: str | None = No
              bump: str | None = None, message: str | None = None, metrics: str | None = None,
              push: bool = False, sign: bool = False, tag: bool = True,
              from_dir: str | None = None, allow_dirty: bool = False, params: str | None = None,
+             mlflow_run: str | None = None, mlflow_uri: str | None = None,
              path: str = ".") -> Registered:
     """A new version of `name` from the file or folder `artifact`: `version` (vX.Y.Z) or the
     latest bumped by `bump` (major, minor, patch; default patch). `from_dir`, the training
     repository, and `params`, a YAML or JSON file of hyperparameters, fill the card's lineage;
-    a training repository with uncommitted changes is refused unless `allow_dirty`."""
+    a training repository with uncommitted changes is refused unless `allow_dirty`.
+    `mlflow_run`, a run id on the tracking server `mlflow_uri` (default: MLFLOW_TRACKING_URI),
+    adds the run's parameters, metrics and provenance; with no `artifact`, its logged model is
+    registered (needs the `mlflow` extra)."""
     from .commands import register as registering
     return registering.register(Registry.open(path), name, artifact, version=version,
                                 bump_part=bump, message=message, metrics=metrics, push=push,
                                 sign=sign, tag=tag, from_dir=from_dir, allow_dirty=allow_dirty,
-                                params=params)
+                                params=params, mlflow_run_id=mlflow_run,
+                                mlflow_uri=mlflow_uri)
 
 
 def release(*, push: bool = False, sign: bool = False, path: str = ".") -> Released:

@@ -75,8 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("register", "register a new version of a model")
     p.add_argument("name", help="model name, e.g. churn")
-    p.add_argument("path", nargs="?", help="artifact file or directory (default: the one "
-                   "already under models/NAME/)")
+    p.add_argument("path", nargs="?", help="artifact file or directory (default: the run's "
+                   "logged model with --mlflow-run, else the one already under models/NAME/)")
     how = p.add_mutually_exclusive_group()
     how.add_argument("--version", help="the new version, e.g. v1.4.0")
     how.add_argument("--bump", choices=("major", "minor", "patch"),
@@ -92,6 +92,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--params", metavar="FILE",
                    help="YAML or JSON file of hyperparameters for the card's lineage, e.g. "
                    "params.yaml")
+    p.add_argument("--mlflow-run", metavar="RUN_ID",
+                   help="an MLflow run: its params, metrics, experiment, times and source commit "
+                   "go into the card; with no PATH its logged model is registered "
+                   '(pip install -e ".[mlflow]")')
+    p.add_argument("--mlflow-uri", metavar="URI",
+                   help="the MLflow tracking server (default: MLFLOW_TRACKING_URI)")
     p.add_argument("--no-tag", action="store_true",
                    help="commit only; `registry release` tags it after review (pull-request flow)")
     writes(p)
@@ -195,7 +201,8 @@ def _register(api, args):
     r = api.register(args.name, args.path, version=args.version, bump=args.bump,
                      message=args.message, metrics=args.metrics, push=args.push, sign=args.sign,
                      tag=not args.no_tag, from_dir=args.from_dir,
-                     allow_dirty=args.allow_dirty, params=args.params)
+                     allow_dirty=args.allow_dirty, params=args.params,
+                     mlflow_run=args.mlflow_run, mlflow_uri=args.mlflow_uri)
     what = f"tag {r.tag}" if r.tag else "untagged: `registry release` tags it"
     return r, (f"registered {r.name} {r.version} ({what}, commit {r.commit[:12]}, md5 "
                f"{r.artifact.md5})" + (", pushed" if r.pushed else ""))
@@ -272,8 +279,14 @@ def _lineage(api, args):
         for stage in r.upstream:
             lines.append(f"  {stage['stage']}: {stage.get('cmd')}")
             lines += [f"    {_dep(d)}" for d in stage.get("deps") or []]
+            lines += [f"    -> {_dep(o)}" for o in stage.get("outs") or []]
     if r.upstream_truncated:
         lines.append(f"note: {r.upstream_truncated}")
+    if r.run:
+        experiment = r.run.get("experiment") or {}
+        lines += [f"run: {r.run.get('run_id')} at {r.run.get('uri')} (experiment "
+                  f"{experiment.get('name')}, {r.run.get('start')} to {r.run.get('end')}, "
+                  f"source commit {r.run.get('source_commit')})"]
     return r, "\n".join(lines)
 
 

@@ -96,22 +96,29 @@ class Training:
 
     def _upstream(self, producer: str) -> tuple[list[dict], bool]:
         """The stages that produced the producer's dependencies, then theirs, back to the
-        sources; breadth first, each stage once, at most MAX_UPSTREAM."""
-        seen, found, queue = {producer}, [], [producer]
+        sources; breadth first, each stage once, at most MAX_UPSTREAM. Each lists the outputs
+        the chain read of it (`outs`), which are the graph's edges from it."""
+        entries: dict[str, dict] = {}
+        queue, cut = [producer], False
         while queue:
             for dep in _entries(self.stages[queue.pop(0)], "deps"):
                 name = _producer(self.stages, dep.get("md5"))
-                if name is None or name in seen:
+                if name is None or name == producer:
                     continue
-                if len(found) == MAX_UPSTREAM:
-                    return found, True
-                seen.add(name)
-                queue.append(name)
-                stage = self.stages[name]
-                found.append({"stage": name, "cmd": _cmd(stage),
-                              "deps": [self._dep(d) for d in _entries(stage, "deps")],
-                              **({"params": _params(stage)} if _params(stage) else {})})
-        return found, False
+                if name not in entries:
+                    if len(entries) == MAX_UPSTREAM:
+                        cut = True
+                        continue
+                    stage = self.stages[name]
+                    entries[name] = {"stage": name, "cmd": _cmd(stage),
+                                     "deps": [self._dep(d) for d in _entries(stage, "deps")],
+                                     **({"params": _params(stage)} if _params(stage) else {}),
+                                     "outs": []}
+                    queue.append(name)
+                out = {"path": _out_path(self.stages[name], dep["md5"]), "md5": dep["md5"]}
+                if out not in entries[name]["outs"]:
+                    entries[name]["outs"].append(out)
+        return list(entries.values()), cut
 
 
 def training(folder: str, allow_dirty: bool) -> Training:
@@ -208,6 +215,10 @@ def _producer(stages: dict, md5: str | None) -> str | None:
         if any(out.get("md5") == md5 for out in _entries(stage, "outs")):
             return name
     return None
+
+
+def _out_path(stage: dict, md5: str) -> str | None:
+    return next((o.get("path") for o in _entries(stage, "outs") if o.get("md5") == md5), None)
 
 
 def _cmd(stage: dict) -> str | None:

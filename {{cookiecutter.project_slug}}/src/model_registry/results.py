@@ -119,6 +119,7 @@ class Lineage(Version):
     deps: list = field(default_factory=list)
     upstream: list = field(default_factory=list)
     upstream_truncated: str | None = optional()
+    run: dict | None = optional()  # an MLflow run: uri, experiment, run_id, start, end, commit
 
 
 @_result

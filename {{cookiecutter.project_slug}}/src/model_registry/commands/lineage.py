@@ -27,4 +27,5 @@ def lineage(reg: Registry, ref: str) -> Lineage:
                    outside_pipeline=bool(recorded.get("outside_pipeline")),
                    cmd=recorded.get("cmd"), params=recorded.get("params") or {},
                    deps=recorded.get("deps") or [], upstream=recorded.get("upstream") or [],
-                   upstream_truncated=recorded.get("upstream_truncated"))
+                   upstream_truncated=recorded.get("upstream_truncated"),
+                   run=recorded.get("run"))

@@ -14,7 +14,7 @@ import subprocess
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 
-from .. import cards, lineage, publish, storage, validation, yamlio
+from .. import cards, lineage, mlflow_run, publish, storage, validation, yamlio
 from ..core import DVC_YAML, ORIGIN, Registry, read_bytes, read_text
 from ..errors import InputError, RegistryError
 from ..gitrepo import Git
@@ -42,6 +42,7 @@ class _Plan:
     training: lineage.Training | None = None  # --from: the training repository, read
     params: dict | None = None  # --params: the file's values, as dotted keys
     recorded: dict | None = None  # the lineage written into the card, for the tag's trailers
+    run: mlflow_run.Run | None = None  # --mlflow-run: the run, read from its tracking server
 
     @property
     def card_rel(self) -> str:
@@ -52,15 +53,30 @@ def register(reg: Registry, name: str, path: str | None = None, *, version: str 
              bump_part: str | None = None, message: str | None = None,
              metrics: str | None = None, push: bool = False, sign: bool = False,
              tag: bool = True, from_dir: str | None = None, allow_dirty: bool = False,
-             params: str | None = None) -> Registered:
+             params: str | None = None, mlflow_run_id: str | None = None,
+             mlflow_uri: str | None = None) -> Registered:
     check_name(name)
     if version and bump_part:
         raise InputError("give either --version or --bump, not both")
     if version:
         check_version(version)
+    if mlflow_uri and not mlflow_run_id:
+        raise InputError("--mlflow-uri goes with --mlflow-run RUN_ID: drop it, or name the run")
+    run = mlflow_run.read(mlflow_run_id, mlflow_uri) if mlflow_run_id else None
+    # with no PATH, the run's logged model, downloaded for the registration's length
+    with run.model_folder() if run and path is None else nullcontext(path) as path:
+        return _register(reg, name, path, version, bump_part, message, metrics, push, sign,
+                         tag, from_dir, allow_dirty, params, run)
+
+
+def _register(reg: Registry, name: str, path: str | None, version: str | None,
+              bump_part: str | None, message: str | None, metrics: str | None, push: bool,
+              sign: bool, tag: bool, from_dir: str | None, allow_dirty: bool,
+              params: str | None, run: mlflow_run.Run | None) -> Registered:
     state = reg.model(name)
     source = _artifact_source(reg, name, f"models/{name}", path)
-    metric_values = read_metrics(metrics) if metrics else None
+    # an explicit --metrics file wins over the run's: it is the file the person named
+    metric_values = read_metrics(metrics) if metrics else (run.metrics or None) if run else None
     if allow_dirty and not from_dir:
         raise InputError("--allow-dirty goes with --from DIR: drop it, or name the training "
                          "repository")
@@ -71,7 +87,7 @@ def register(reg: Registry, name: str, path: str | None = None, *, version: str 
         if resumed:
             return resumed
     plan = _plan(reg, state, source, version, bump_part, metric_values)
-    plan.training, plan.params = training, param_values
+    plan.training, plan.params, plan.run = training, param_values, run
     reg.git.identity_time()  # fail now, not after the commit, if git has no identity
     branch = publish.push_target(reg.git) if push else None
     message = message or f"Register {name} {plan.version}"
@@ -194,11 +210,14 @@ def _filled_card(reg: Registry, plan: _Plan, digest: storage.Digest) -> str:
 
 
 def _lineage(plan: _Plan, md5: str, live_params: dict) -> dict:
-    """This registration's lineage: what --from and --params give, and nothing else (a card's
-    earlier lineage describes an earlier artifact). The params DVCLive logged join the
-    stage's; a --params file's values win over both: it is the file the person named."""
+    """This registration's lineage: what --from, --mlflow-run and --params give, and nothing
+    else (a card's earlier lineage describes an earlier artifact). The params DVCLive logged
+    join the stage's, then an MLflow run's; a --params file's values win over all: it is the
+    file the person named."""
     recorded = plan.training.record(md5) if plan.training else {}
-    for extra in (live_params, plan.params):
+    if plan.run:
+        recorded["run"] = plan.run.record
+    for extra in (live_params, plan.run.params if plan.run else None, plan.params):
         if extra:
             recorded["params"] = {**(recorded.get("params") or {}), **extra}
     return recorded
