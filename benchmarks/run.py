@@ -10,7 +10,12 @@ For each size, `synth.py` bakes a registry from the template and fills it with `
   over the same refs (one model's, or all), asking for the fields the registry needs (name,
   type, commit, tagger, dates, message, signature; `which` finds hashes in the messages);
 - gto and DVC on the same registry: `gto show NAME@latest`, `gto show`, `gto check-ref TAG` and
-  `dvc.api.artifacts_show(NAME)` (a fresh interpreter each, as a CI step would run them).
+  `dvc.api.artifacts_show(NAME)` (a fresh interpreter each, as a CI step would run them);
+- last, consumers that have only the registry's URL (a bare copy served over file:// with
+  uploadpack.allowFilter), after a 1 MB version of NAME is registered and pushed:
+  `registry resolve NAME --repo URL`, `registry get NAME --repo URL`, their floor (git fetching
+  NAME's tags), `git clone --no-checkout` with and without `--filter=blob:none`, and
+  `dvc artifacts get URL NAME`.
 
 Every helper command and floor runs with the tags packed (as `git clone` leaves them) and loose
 (one file per tag, as `git tag` and `git fetch` leave them; the helper's first read there is
@@ -254,6 +259,124 @@ DISPLAY = [BY_KEY[k] for k in ("floor_model", "resolve_latest", "resolve_stage",
                                      "history_model", "check_ref")]
 
 
+# ---------------------------------------------------------------- consumers: from the URL
+
+# The 1 MB artifact `get --repo` fetches: a new version of NAME registered before the consumer
+# rows run, its bytes in the registry's local DVC remote.
+CONSUMER_BYTES = 1_000_000
+# What no `get --repo` can beat: the interpreter starting and git fetching NAME's tags, shallow
+# and without trees or files, into a new repository.
+FETCH_FLOOR = """\
+import subprocess, sys, tempfile
+url, name = sys.argv[1:]
+with tempfile.TemporaryDirectory() as d:
+    subprocess.run(["git", "init", "-q", d], check=True)
+    subprocess.run(["git", "-C", d, "fetch", "-q", "--no-tags", "--depth=1", "--filter=tree:0",
+                    url, f"refs/tags/{name}@*:refs/tags/{name}@*",
+                    f"refs/tags/{name}#*:refs/tags/{name}#*"], check=True)
+"""
+# A clone into a new folder of the scratch folder $0, removed after (as get --repo removes its
+# own): git clone --no-checkout FLAGS... URL.
+CLONE = ('d=$(mktemp -d -p "$0") && git clone -q --no-checkout "$@" "$d"; s=$?; rm -rf "$d"; '
+         'exit $s')
+
+
+@dataclass
+class Served:
+    """The registry as a consumer sees it: a bare copy served over file:// with
+    uploadpack.allowFilter, as GitHub and GitLab allow partial clones, and the 1 MB version."""
+
+    url: str
+    model: str
+    version: str
+    commit: str
+    artifact: str  # the registered bytes, to compare outputs with
+    scratch: str  # the consumers' working folder, outside any repository
+
+
+CONSUMER_ROWS = [
+    Row("fetch_floor", "floor: python + git fetch of NAME's tags", "floor",
+        lambda c: [PY, "-c", FETCH_FLOOR, c.url, c.model]),
+    Row("resolve_url", "registry resolve NAME --repo URL", "helper",
+        lambda c: helper("resolve", c.model, "--repo", c.url, "--json")),
+    Row("get_url", "registry get NAME --repo URL (1 MB)", "helper",
+        lambda c: helper("get", c.model, "--repo", c.url, "-o", "got.bin", "--force", "--json")),
+    Row("clone", "git clone --no-checkout URL", "git",
+        lambda c: ["sh", "-c", CLONE, c.scratch, c.url]),
+    Row("clone_blobless", "git clone --no-checkout --filter=blob:none", "git",
+        lambda c: ["sh", "-c", CLONE, c.scratch, "--filter=blob:none", c.url]),
+    Row("dvc_artifacts_get", "dvc artifacts get URL NAME (1 MB)", "tool",
+        lambda c: [str(BIN / "dvc"), "artifacts", "get", c.url, c.model, "-o", "dvc.bin",
+                   "--force"]),
+]
+
+
+def serve(built: synth.Built, dest: Path, env: dict) -> Served:
+    """Serve the registry as a consumer reaches it: a bare copy, with the registry's new
+    version of NAME (a 1 MB artifact) pushed to it and to the DVC remote by the helper."""
+    served = dest / "served.git"
+    scratch = dest / "consumer"
+    scratch.mkdir(parents=True, exist_ok=True)
+    root = Path(built.root)
+    artifact = dest / "consumer-artifact" / synth.ARTIFACT
+    artifact.parent.mkdir(parents=True, exist_ok=True)
+    artifact.write_bytes(os.urandom(CONSUMER_BYTES))
+    for argv, cwd in ((["git", "clone", "--quiet", "--bare", str(root), str(served)], dest),
+                      (["git", "config", "uploadpack.allowFilter", "true"], served),
+                      (["git", "remote", "add", "origin", str(served)], root),
+                      (helper("register", built.model, str(artifact), "--bump", "major",
+                              "--push", "--json"), root)):
+        proc = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise RuntimeError(f"{' '.join(argv)} failed: {proc.stderr.strip()}")
+    registered = json.loads(proc.stdout)
+    return Served(url=served.as_uri(), model=built.model, version=registered["version"],
+                  commit=registered["commit"], artifact=str(artifact), scratch=str(scratch))
+
+
+def bench_consumers(built: synth.Built, dest: Path, label: str, args, estimates: dict) -> dict:
+    """Time NAME's consumers from the registry's URL: the helper, git's floor and clones, then
+    DVC; check that they got the registered version's bytes."""
+    helper_env, tool_env = environment(built, True), environment(built, False)
+    served = serve(built, dest, helper_env)
+    times = {}
+    rows = [r for r in CONSUMER_ROWS if r.kind != "tool"]
+    found = measure_interleaved([(r.argv(served), served.scratch, helper_env) for r in rows],
+                                args.runs)
+    times.update(zip((r.key for r in rows), found))
+    for row in CONSUMER_ROWS:
+        if row.kind == "tool" and not args.no_gto:
+            times[row.key] = tool_timing(row, row.argv(served), built, tool_env, label, args,
+                                         estimates, cwd=served.scratch)
+    for row in CONSUMER_ROWS:
+        if row.key in times:
+            print(f"[{label}] url    {row.label:44} {fmt(times[row.key])}", flush=True)
+    return {"url": served.url, "version": served.version, "times": times,
+            "checks": check_consumers(served, times)}
+
+
+def check_consumers(served: Served, times: dict) -> dict:
+    """The helper's and DVC's answers from the URL against what was registered."""
+    differences, compared = [], []
+    wanted = Path(served.artifact).read_bytes()
+    for key, out in (("get_url", "got.bin"), ("dvc_artifacts_get", "dvc.bin")):
+        timing = times.get(key)
+        if timing is None or timing.failed or not timing.runs:
+            continue
+        path = Path(served.scratch) / out
+        if not path.exists() or path.read_bytes() != wanted:
+            differences.append(f"{key}: {out} is not the registered {served.version}'s bytes")
+        compared.append(f"{key}: the bytes of {served.model} {served.version}")
+    timing = times.get("resolve_url")
+    if timing is not None and timing.output and not timing.failed:
+        got = json.loads(timing.output)
+        if (got["version"], got["commit"]) != (served.version, served.commit):
+            differences.append(f"resolve --repo: {got['version']} {got['commit'][:12]}, "
+                               f"registered {served.version} {served.commit[:12]}")
+        compared.append("resolve --repo: the registered version")
+    return {"compared": compared, "differences": differences}
+
+
 def environment(built: synth.Built, for_helper: bool) -> dict:
     """The benchmark's own git config and identity; the helper's src/ on the path.
 
@@ -345,20 +468,26 @@ def bench_size(label: str, tags: int, args, estimates: dict) -> dict:
           f"{result['pack_refs']['seconds']:.2f} s", flush=True)
     result["imports"] = heavy_imports(built) if label == args.sizes[0] else None
     result["checks"] = compare(built, result["times"]["packed"])
+    # last: registering the consumers' version adds a commit and a tag to the registry
+    result["consumer"] = bench_consumers(built, dest, label, args, estimates)
+    for part in ("compared", "differences"):
+        result["checks"][part] += result["consumer"]["checks"][part]
     for line in result["checks"]["differences"]:
         print(f"[{label}] DIFFERENCE: {line}", flush=True)
     return result
 
 
-def tool_timing(row: Row, argv, built, env, label, args, estimates) -> Timing:
-    """gto and DVC: no warm-up, up to 3 runs in 20 s; skipped where they would take too long."""
+def tool_timing(row: Row, argv, built, env, label, args, estimates,
+                cwd: str | None = None) -> Timing:
+    """gto and DVC: no warm-up, up to 3 runs in 20 s; skipped where they would take too long.
+    They run in the registry (or in `cwd`)."""
     limit = args.gto_limit
     guess = estimate(estimates.get(row.key, {}), SIZES[label])
     if limit and guess is not None and guess > limit:
         seen = ", ".join(f"{k}: {fmt_seconds(v)}" for k, v in estimates[row.key].items())
         return Timing(note=f"skipped: about {fmt_seconds(guess)} expected ({seen}), over "
                       f"the {limit:.0f} s limit")
-    timing = measure(argv, built.root, env, 3, warmup=False, budget=20,
+    timing = measure(argv, cwd or built.root, env, 3, warmup=False, budget=20,
                      timeout=limit * 1.5 if limit else None)
     if timing.median is not None:
         estimates.setdefault(row.key, {})[label] = timing.median
@@ -469,6 +598,16 @@ def fmt(timing: Timing | None) -> str:
     return text + (f" ({len(timing.runs)})" if len(timing.runs) < 3 else "")
 
 
+def noted(timing, notes: list[str]) -> str:
+    """A cell: the timing, or where it has none, a letter pointing to its note in `notes`."""
+    cell = fmt(timing)
+    if timing is not None and timing.note and timing.median is None:
+        if timing.note not in notes:
+            notes.append(timing.note)
+        cell += f" [{chr(ord('a') + notes.index(timing.note))}]"
+    return cell
+
+
 def ratio(a: float | None, b: float | None) -> float | None:
     return a / b if a and b else None
 
@@ -525,12 +664,7 @@ def report(results: dict, args) -> tuple[str, list[dict]]:
         for l in labels:
             for state in STATES:
                 timing = results[l]["times"].get(state, {}).get(row.key)
-                cell = fmt(timing)
-                if timing is not None and timing.note and timing.median is None:
-                    if timing.note not in notes:
-                        notes.append(timing.note)
-                    cell += f" [{chr(ord('a') + notes.index(timing.note))}]"
-                cells.append(cell.rjust(12))
+                cells.append(noted(timing, notes).rjust(12))
         line = row.label.ljust(width) + "".join(cells)
         if growth:
             state = "loose" if row is FIRST_READ else "packed"
@@ -580,6 +714,8 @@ def report(results: dict, args) -> tuple[str, list[dict]]:
                         median(results, l, "packed", "resolve_latest"))).rjust(11)
         for l in labels))
 
+    out += consumer_report(results, labels, width)
+
     targets = evaluate(results, labels)
     out.append("")
     out.append("targets")
@@ -593,6 +729,51 @@ def report(results: dict, args) -> tuple[str, list[dict]]:
                 f"{len(checks['differences'])} DIFFERENCES (above)"
             out.append(f"helper vs gto/DVC at {l}: {verdict} ({'; '.join(checks['compared'])})")
     return "\n".join(out), targets
+
+
+def consumer_median(results: dict, label: str, key: str, cpu: bool = False) -> float | None:
+    timing = results.get(label, {}).get("consumer", {}).get("times", {}).get(key)
+    return None if timing is None else timing.cpu_median if cpu else timing.median
+
+
+def consumer_report(results: dict, labels: list[str], width: int) -> list[str]:
+    """The consumers' table: wall-clock medians, growth, and CPU time of each row."""
+    out = ["", f"consumers of NAME from the registry's URL (file://, uploadpack.allowFilter), "
+           f"a {CONSUMER_BYTES / 1e6:.0f} MB artifact"]
+    head = "command".ljust(width) + "".join(l.rjust(12) for l in labels)
+    growth = len(labels) > 1
+    if growth:
+        head += f"{labels[0]}->{labels[-1]}".rjust(12)
+    head += "   CPU " + " / ".join(labels)
+    out += [head, "-" * len(head)]
+    notes = []
+    for row in CONSUMER_ROWS:
+        cells = []
+        for l in labels:
+            timing = results[l].get("consumer", {}).get("times", {}).get(row.key)
+            cells.append(noted(timing, notes).rjust(12))
+        line = row.label.ljust(width) + "".join(cells)
+        if growth:
+            line += fmt_ratio(ratio(consumer_median(results, labels[-1], row.key),
+                                    consumer_median(results, labels[0], row.key))).rjust(12)
+        line += "   " + " / ".join(fmt_seconds(consumer_median(results, l, row.key, True))
+                                   for l in labels)
+        out.append(line)
+    for i, note in enumerate(notes):
+        out.append(f"[{chr(ord('a') + i)}] {note}")
+    out.append("Each a fresh process in an empty folder. The helper fetches NAME's tags and the "
+               "files it reads (partial, shallow);")
+    out.append("a clone fetches every tag, as `get --repo` did before; DVC clones the "
+               "repository too.")
+    out.append("")
+    out.append("ratios, consumers".ljust(width) + "".join(l.rjust(11) for l in labels))
+    for text, a, b in (("git clone --no-checkout / get --repo", "clone", "get_url"),
+                       ("dvc artifacts get / get --repo", "dvc_artifacts_get", "get_url"),
+                       ("resolve --repo / its floor", "resolve_url", "fetch_floor")):
+        out.append(f"  {text}".ljust(width) + "".join(
+            fmt_ratio(ratio(consumer_median(results, l, a),
+                            consumer_median(results, l, b))).rjust(11) for l in labels))
+    return out
 
 
 def evaluate(results: dict, labels: list[str]) -> list[dict]:
@@ -646,6 +827,12 @@ def evaluate(results: dict, labels: list[str]) -> list[dict]:
                 None if w is None else w < 2,
                 "not measured" if w is None else " / ".join(
                     f"{fmt_seconds(median(results, l, s, key))} {s}" for s in STATES))
+    if "100k" in labels:
+        got = consumer_median(results, "100k", "get_url")
+        clone = consumer_median(results, "100k", "clone")
+        add(f"get --repo URL of a {CONSUMER_BYTES / 1e6:.0f} MB artifact at 100k under 2 s",
+            None if got is None else got < 2,
+            f"{fmt_seconds(got)}; git clone --no-checkout {fmt_seconds(clone)}")
     imports = next((results[l]["imports"] for l in labels if results[l]["imports"] is not None),
                    None)
     if imports is not None:
@@ -683,7 +870,8 @@ def to_json(results: dict, targets: list[dict], args) -> dict:
         return value
 
     return {"environment": results_environment(), "runs": args.runs,
-            "rows": {r.key: r.label for r in ROWS}, "sizes": plain(results),
+            "rows": {r.key: r.label for r in ROWS},
+            "consumer_rows": {r.key: r.label for r in CONSUMER_ROWS}, "sizes": plain(results),
             "targets": targets}
 
 

@@ -22,9 +22,10 @@ tags differ in how many models they hold (5, 50, 500), not in how big one model 
 query it. (Every commit rewrites the models/ folder, so fast-import's work grows with commits
 times models: more, smaller models would make the 100k build slower, not the registry harder.)
 
-Only the git side is synthetic: there are no artifact bytes in a DVC remote, so `registry get`
-and `dvc artifacts get` are not benchmarked here. Each artifact's content is
-`artifact_bytes(name, version)`, so `which` can be asked about a file as well as a hash.
+Only the git side is synthetic: there are no artifact bytes in a DVC remote (run.py's consumer
+rows register one real version with the helper before they time `get --repo`). Each artifact's
+content is `artifact_bytes(name, version)`, so `which` can be asked about a file as well as a
+hash.
 
     python benchmarks/synth.py --tags 10000 build/bench      # prints what it built
 """

@@ -1,6 +1,14 @@
-"""Reject bad answers with a one-line reason before cookiecutter writes any file."""
+"""Reject bad answers with a one-line reason before cookiecutter writes any file; and when
+the bake goes into an existing repository, save every file of it the bake may overwrite or
+delete, for post_gen_project.py to put back (see ADOPTION).
+"""
 
+import fnmatch
+import json
+import os
 import re
+import shutil
+import subprocess
 import sys
 
 # The model/stage name grammar of the tag format. The helper's model_registry.tags.NAME_PATTERN
@@ -17,6 +25,18 @@ ANSWERS = {
     "stages": {{ cookiecutter.stages | tojson }},
     "contact_email": {{ cookiecutter.contact_email | tojson }},
 }
+
+# Adopting: `cookiecutter --overwrite-if-exists --skip-if-file-exists` bakes into an existing
+# folder. --skip-if-file-exists spares the rendered files it finds, but cookiecutter copies the
+# `_copy_without_render` files over whatever is there, replaces their folders whole, and
+# without that flag overwrites every file; post_gen's pruning removes files too. So this hook
+# copies each file the bake may touch into ADOPTION, with the list post_gen needs; post_gen
+# puts them back and removes ADOPTION. The template is found through `_repo_dir`, which
+# cookiecutter gives (cruft's updates bake into a new folder, where nothing is saved).
+ADOPTION = ".registry-adopt"
+TEMPLATE = {{ cookiecutter.get("_repo_dir", "") | tojson }}
+PROJECT_FOLDER = "{% raw %}{{cookiecutter.project_slug}}{% endraw %}"
+COPIED_WHOLE = {{ cookiecutter.get("_copy_without_render", []) | tojson }}
 
 
 def problems(answers):
@@ -50,8 +70,64 @@ def problems(answers):
     return found
 
 
+def files_under(folder):
+    return [os.path.normpath(os.path.join(top, name))
+            for top, _, names in os.walk(folder) for name in names]
+
+
+def adoption_problem():
+    """Why this folder, which holds files already, cannot be adopted (None: it can)."""
+    here = os.path.abspath(".")
+    if os.path.exists(ADOPTION):
+        return (f"an earlier bake into {here} stopped before it finished: put back what you "
+                f"need from {ADOPTION}/files, delete {ADOPTION}, then bake again")
+    inside = subprocess.run(["git", "rev-parse", "--is-inside-work-tree"], capture_output=True,
+                            text=True)
+    if inside.stdout.strip() != "true":
+        return (f"{here} already holds files but is not a git repository: run `git init` "
+                "there first, or bake into a new folder")
+    if not TEMPLATE:
+        return ("this cookiecutter does not say where the template is, so the files of "
+                f"{here} cannot be kept safe: upgrade cookiecutter (2.2 or later)")
+    return None
+
+
+def save_existing():
+    """Copy every file of the repository the bake may touch into ADOPTION/files and write
+    ADOPTION/manifest.json: the template's files, which of them (and of its folders) existed,
+    and every file kept (those, plus all files in folders cookiecutter replaces whole)."""
+    template = os.path.join(TEMPLATE, PROJECT_FOLDER)
+    files, folders, kept = [], [], set()
+    for top, dirs, names in os.walk(template):
+        relative = os.path.relpath(top, template)
+        for name in dirs:
+            path = os.path.normpath(os.path.join(relative, name))
+            if os.path.isdir(path):
+                folders.append(path)
+                if any(fnmatch.fnmatch(path, pattern) for pattern in COPIED_WHOLE):
+                    kept.update(files_under(path))
+        for name in names:
+            path = os.path.normpath(os.path.join(relative, name))
+            files.append(path)
+            if os.path.isfile(path):
+                kept.add(path)
+    for path in sorted(kept):
+        saved = os.path.join(ADOPTION, "files", path)
+        os.makedirs(os.path.dirname(saved), exist_ok=True)
+        shutil.copy2(path, saved)
+    manifest = {"template_files": sorted(files), "existing_folders": sorted(folders),
+                "kept": sorted(kept)}
+    with open(os.path.join(ADOPTION, "manifest.json"), "w") as f:
+        json.dump(manifest, f, indent=1)
+
+
 if __name__ == "__main__":
     reasons = problems(ANSWERS)
+    if not reasons and os.listdir("."):
+        reasons = [reason for reason in [adoption_problem()] if reason]
     if reasons:
         print(f"error: {reasons[0]}", file=sys.stderr)
         sys.exit(1)
+    if os.listdir("."):
+        os.makedirs(ADOPTION)
+        save_existing()

@@ -50,6 +50,36 @@ def registry(repo, *args: str, check: bool = True, cwd=None,
     return _shared.run_registry(cwd or repo, *args, env=env, root=repo, check=check)
 
 
+def on_terminal(argv: list[str], cwd, env: dict) -> tuple[int, str]:
+    """Run `argv` with a pseudo-terminal for stdout and stderr, as a person runs a command:
+    its exit status and what the terminal showed. The terminal is read while it runs, so a
+    command that prints a lot never waits on a full buffer."""
+    import threading
+
+    main, other = os.openpty()
+    proc = subprocess.Popen(argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=other,
+                            stderr=other, env=env)
+    os.close(other)
+    shown: list[bytes] = []
+
+    def pump() -> None:
+        while True:
+            try:
+                data = os.read(main, 1 << 16)
+            except OSError:  # EIO: every writer of the terminal has gone
+                return
+            if not data:
+                return
+            shown.append(data)
+
+    reader = threading.Thread(target=pump, daemon=True)
+    reader.start()
+    proc.wait()
+    reader.join(timeout=30)
+    os.close(main)
+    return proc.returncode, b"".join(shown).decode(errors="replace")
+
+
 def bake_template(output: Path, template: Path = TEMPLATE, **answers) -> Path:
     """Run cookiecutter non-interactively; returns the baked registry's folder."""
     from cookiecutter.main import cookiecutter

@@ -357,7 +357,7 @@ def test_the_table_covers_every_command_and_enough_cases():
 
 
 @pytest.mark.parametrize("ref, refusal", [
-    ("escape", "outside models/escape/: refusing it"),
+    ("escape", "outside the repository: refusing it"),
     ("sneaky", None),  # refused or written to -o only (see get-dvc-file-path-escapes)
     ("traversal", "lists '../../outside/model.pkl', a path outside the artifact"),
 ])

@@ -1,14 +1,18 @@
 """The helper's tag resolution against the real gto, on random and hand-written tag histories.
 
 DESIGN.md promises that the helper answers what `gto show` answers on any registry, with gto's
-defaults and tie-breaks. Rather than restating gto's rules, these tests build real git
-repositories with small, messy tag histories (same-second tags, undone stages and versions,
-deprecations, lightweight and foreign tags) and ask both sides, model by model:
+defaults and tie-breaks, on the whole of gto's tag grammar. Rather than restating gto's rules,
+these tests build real git repositories with small, messy tag histories (same-second tags,
+undone stages and versions, deprecations, lightweight and foreign tags, models in folders
+tagged `dir=name`, counters on any kind of tag, any stage name gto accepts) and ask both
+sides, model by model:
 
 - `gto show` (the registry table): is the model listed (deprecated ones are not), its latest
   version, and the version in each stage;
 - `gto show NAME --vs -1`: every active version, highest first, with every stage it holds;
-- for the hand-written histories also `gto show NAME@latest` and `gto show NAME#STAGE`.
+- for the hand-written histories also `gto show NAME@latest`, `NAME#STAGE` and `NAME@VERSION`,
+  which the helper answers through the refs its commands take, in a repository without
+  registry.yaml (its defaults, as for any gto repository).
 
 Where gto itself raises (an `x@created` tag anywhere; a stage tag on a commit that carries two
 versions of the model), the helper must still answer without an exception.
@@ -39,23 +43,26 @@ from hypothesis import strategies as st
 from support import IDENTITY, TEMPLATE
 
 sys.path.insert(0, str(TEMPLATE / "{{cookiecutter.project_slug}}" / "src"))
+from model_registry.core import Registry  # noqa: E402
+from model_registry.errors import NotFoundError  # noqa: E402
 from model_registry.gitrepo import Git  # noqa: E402
 from model_registry.tags import (  # noqa: E402
     ASSIGN, DEPRECATE, DEREGISTER, REGISTER, UNASSIGN, model_names, parse_tag_name,
-    resolve_model,
+    resolve_model, tag_prefix,
 )
 
 BASE_TIME = 1_700_000_000
-MODELS = ("churn", "team/churn", "x")
+# gto names a model in a folder `dir:name` and tags it `dir=name`; `a/b.c` is a folder too.
+MODELS = ("churn", "team/churn", "x", "dir:churn", "a/b.c:x-1")
 # Close together on purpose: prereleases, numeric vs textual identifiers, build metadata.
 VERSIONS = (
     "v0.9.0", "v1.0.0-alpha", "v1.0.0-alpha.1", "v1.0.0-rc.2", "v1.0.0-rc.10", "v1.0.0",
     "v1.0.0+build.7", "v1.1.0-rc.1+exp.sha.5114f85",
 )
-# Tags that are not the registry's, though some come close; `dir=churn@...` is a gto artifact
-# in a folder ("dir:churn"), which the helper's grammar does not have.
+# Tags that are not the registry's, though some come close (gto ignores them all).
 FOREIGN = ("release-1.0", "v2", "churn@v1", "churn@1.0.0", "churn@V1.0.0", "churn@latest",
-           "churn@v1.0.0!!", "dir=churn@v9.0.0")
+           "churn@v1.0.0!!", "x@tag", "GTO-tag", "a=b", "dir=churn", "dir=churn@v1",
+           "a=b=churn@v1.0.0", "=churn@v1.0.0", "dir=churn#prod#", "churn@v1.0.0#x")
 ZONES = ("+0000", "+0200", "-0700")
 
 
@@ -104,6 +111,15 @@ class History:
 
     def annotated(self) -> list[Tag]:
         return [t for t in self.tags if t.time is not None]
+
+    def refs(self) -> list[str]:
+        """The refs a user could ask of this history: each model's latest, and each stage
+        and version its tags name, in the form gto's and the helper's commands take."""
+        named = [p for p in map(parse_tag_name, (t.name for t in self.tags)) if p]
+        refs = [f"{model}@latest" for model in MODELS]
+        refs += [f"{p.model}#{p.stage}" for p in named if p.stage]
+        refs += [f"{p.model}@{p.version}" for p in named if p.version]
+        return list(dict.fromkeys(refs))
 
 
 def build_repo(history: History, root: Path) -> list[str]:
@@ -184,6 +200,36 @@ def helper_answers(root: Path, models: list[str], commits: list[str]) -> dict[st
     return answers
 
 
+def helper_shows(root: Path, refs: list[str], commits: list[str]) -> dict[str, str | None]:
+    """The version (`VERSION@cN`) each ref names to the helper's commands, as they find it:
+    through the registry they open, here a repository without registry.yaml."""
+    where = {sha: f"c{i}" for i, sha in enumerate(commits)}
+    reg = Registry(Git(str(root)))
+    found = {}
+    for ref in refs:
+        try:
+            version = reg.locate(ref)[1]
+        except NotFoundError:
+            found[ref] = None
+        else:
+            found[ref] = f"{version.version}@{where[version.commit]}"
+    return found
+
+
+def gto_shows(root: Path, refs: list[str], commits: list[str]) -> dict[str, str | None]:
+    """The version (`VERSION@cN`) `gto show REF` gives for each ref, or None."""
+    where = {sha: f"c{i}" for i, sha in enumerate(commits)}
+    found = {}
+    for ref in refs:
+        try:
+            rows = gto.api.show(str(root), ref)
+        except ArtifactNotFound:
+            rows = []
+        assert len(rows) <= 1, f"gto shows several versions for {ref}"
+        found[ref] = f"{rows[0]['version']}@{where[rows[0]['commit_hexsha']]}" if rows else None
+    return found
+
+
 def gto_answers(root: Path, models: list[str], commits: list[str],
                 shortcuts: bool = False) -> dict[str, Answer]:
     """gto's answer through its API: the registry table `gto show` and `gto show NAME`.
@@ -194,15 +240,6 @@ def gto_answers(root: Path, models: list[str], commits: list[str],
     """
     where = {sha: f"c{i}" for i, sha in enumerate(commits)}
     repo = str(root)
-
-    def show(ref: str) -> str | None:
-        try:
-            found = gto.api.show(repo, ref)
-        except ArtifactNotFound:
-            return None
-        assert len(found) <= 1, f"gto shows several versions for {ref}"
-        return f"{found[0]['version']}@{where[found[0]['commit_hexsha']]}" if found else None
-
     table = gto.api.show(repo)  # a row per active model: latest, and a column per stage in use
     answers = {}
     for model in models:
@@ -218,10 +255,12 @@ def gto_answers(root: Path, models: list[str], commits: list[str],
             answer.latest = latest and f"{latest}@{commit_of[latest]}"
             answer.stages = {s: f"{v}@{commit_of[v]}" for s, v in stages.items() if v}
         if shortcuts:
-            assert show(f"{model}@latest") == answer.latest, f"gto: {model}@latest vs table"
-            for stage in table.get(model, {}).get("stage", {}):
-                assert show(f"{model}#{stage}") == answer.stages.get(stage), (
-                    f"gto: {model}#{stage} vs table")
+            stages = list(table.get(model, {}).get("stage", {}))
+            shown = gto_shows(root, [f"{model}@latest"] + [f"{model}#{s}" for s in stages],
+                              commits)
+            assert shown.pop(f"{model}@latest") == answer.latest, f"gto: {model}@latest vs table"
+            assert shown == {f"{model}#{s}": answer.stages.get(s) for s in stages}, (
+                f"gto: {model}'s stages vs table")
         answers[model] = answer
     return answers
 
@@ -239,14 +278,22 @@ def check(history: History, shortcuts: bool = False) -> dict[str, Answer]:
                 gto_answers(root, models, commits, shortcuts)
             return mine
         theirs = gto_answers(root, models, commits, shortcuts)
-    assert mine == theirs, f"helper (left) and gto (right) disagree on {history}"
+        assert mine == theirs, f"helper (left) and gto (right) disagree on {history}"
+        if shortcuts:
+            refs = history.refs()
+            assert helper_shows(root, refs, commits) == gto_shows(root, refs, commits), (
+                f"helper (left) and gto (right) resolve refs differently on {history}")
     return mine
 
 
 # ---------------------------------------------------------------- random histories
 
 TIMES = st.integers(min_value=0, max_value=3)  # a narrow range: same-second tags are common
-STAGE = st.sampled_from(("prod", "prod", "staging", "ml/dev"))  # prod most, so stages compete
+# Any stage name gto accepts (its name grammar; git refuses `//` in a tag), beside a few
+# common ones, prod most, so that stages compete.
+ANY_STAGE = st.from_regex(r"[a-zA-Z0-9]([a-zA-Z0-9_/-]{0,8}[a-zA-Z0-9])?", fullmatch=True
+                          ).filter(lambda stage: "//" not in stage)
+STAGE = st.sampled_from(("prod", "prod", "staging", "ml/dev")) | ANY_STAGE
 # How often each kind of tag is drawn, relative to the others.
 WEIGHTS = {"register": 4, "deregister": 2, "assign": 8, "unassign": 2, "deprecate": 2,
            "lightweight": 1, "foreign": 1}
@@ -262,8 +309,10 @@ def histories(draw) -> History:
     lightweight), an unassignment on an assigned commit and stage, both often in the same
     second as what they undo. Stage tags sit on a commit with an annotated registration of the
     model: gto would invent an unnamed version for any other commit, which the helper does not
-    model. Counters go up per model, as gto writes them. A step whose prerequisite is missing
-    registers a version instead.
+    model. Counters go up per model, as gto writes them; now and then a registration,
+    deregistration or deprecation carries one too, and a stage tag none (`gto --simple`).
+    Models in folders are tagged `dir=name`. A step whose prerequisite is missing registers a
+    version instead.
     """
     commits = draw(st.lists(TIMES, min_size=1, max_size=3))
     models = draw(st.lists(st.sampled_from(MODELS), min_size=1, max_size=3, unique=True))
@@ -301,6 +350,7 @@ def histories(draw) -> History:
         kind = "register" if step < opening else draw(KINDS)
         model = draw(st.sampled_from([models[0], *models]))  # the first model is the busiest
         name, commit, time = None, None, draw(TIMES)
+        prefix = tag_prefix(model)  # `dir:churn` is tagged `dir=churn`
         registered = {(p.version, t.commit): t for p, t in parsed_tags(model, REGISTER)}
         stageable = sorted({t.commit for _, t in parsed_tags(model, REGISTER,
                                                                 annotated_only=True)})
@@ -312,43 +362,47 @@ def histories(draw) -> History:
             commit_of = dict(registered.keys())  # version -> commit
             undone = {p.version for p, _ in parsed_tags(model, DEREGISTER)}
             version = draw(st.sampled_from(VERSIONS))
-            name = f"{model}@{version}"
+            name = f"{prefix}@{version}"
             if version in commit_of and version in undone:  # again, as `gto register --force`
                 name, commit = counted(model, name), commit_of[version]
-            elif crowded:
-                commit = any_commit()
+            elif version in commit_of:  # gto refuses a version that is registered already
+                name = None
             else:
+                if rarely():  # as gto writes it without --simple
+                    name = counted(model, name)
                 free = [c for c in range(len(commits)) if c not in commit_of.values()]
-                if not free:
+                if not (free or crowded):
                     commits.append(draw(TIMES))
                     free = [len(commits) - 1]
-                commit = draw(st.sampled_from(free))
+                commit = any_commit() if crowded else draw(st.sampled_from(free))
         elif kind == "deregister":
             version, commit = draw(st.sampled_from(sorted(registered)))
-            name = f"{model}@{version}!"
-            name = counted(model, name) if taken(name) else name
+            name = f"{prefix}@{version}!"
+            name = counted(model, name) if taken(name) or rarely() else name
             time = same_second_as([registered[version, commit]])
         elif kind == "assign":
             in_use = sorted({s for _, s in assigned}) or ["prod"]  # often: move a stage
             commit = draw(st.sampled_from(stageable))
             stage = draw(st.sampled_from(in_use) | STAGE)
-            name = counted(model, f"{model}#{stage}")
+            name = f"{prefix}#{stage}"
+            name = name if rarely() and not taken(name) else counted(model, name)
             time = same_second_as([t for (_, s), t in assigned.items() if s == stage])
         elif kind == "unassign":
             pairs = sorted(assigned) or [(c, "prod") for c in stageable]  # forced, as gto -f
             commit, stage = draw(st.sampled_from(pairs))
-            name = counted(model, f"{model}#{stage}!")
+            name = f"{prefix}#{stage}!"
+            name = name if rarely() and not taken(name) else counted(model, name)
             time = same_second_as([assigned[commit, stage]] if assigned else [])
         elif kind == "deprecate":
-            name = f"{model}@deprecated"
-            name = counted(model, name) if taken(name) else name
+            name = f"{prefix}@deprecated"
+            name = counted(model, name) if taken(name) or rarely() else name
             time = same_second_as([t for _, t in parsed_tags(model, REGISTER, ASSIGN)])
         elif kind == "lightweight":
             time = None
             name = draw(st.sampled_from([
-                f"{model}@{draw(st.sampled_from(VERSIONS))}",
-                counted(model, f"{model}#{draw(STAGE)}"),
-                counted(model, f"{model}@deprecated"),
+                f"{prefix}@{draw(st.sampled_from(VERSIONS))}",
+                counted(model, f"{prefix}#{draw(STAGE)}"),
+                counted(model, f"{prefix}@deprecated"),
             ]))
         elif kind == "foreign":
             name, time = draw(st.sampled_from(FOREIGN)), draw(st.none() | TIMES)
@@ -356,7 +410,8 @@ def histories(draw) -> History:
             zone = draw(st.sampled_from(ZONES)) if time is not None else "+0000"
             tags.append(Tag(name, any_commit() if commit is None else commit, time, zone))
     if rarely():  # a tag that breaks gto altogether
-        tags.append(Tag(f"{models[0]}@created", any_commit(), draw(st.none() | TIMES)))
+        tags.append(Tag(f"{tag_prefix(models[0])}@created", any_commit(),
+                        draw(st.none() | TIMES)))
     return History(tuple(commits), tuple(tags))
 
 
@@ -450,6 +505,50 @@ TRICKY = {  # history -> what both sides must answer for churn
     "lightweight and foreign tags": (MESSY_TAGS, Answer(
         True, "v1.0.0@c0", {"prod": "v1.0.0@c0"}, ["v1.0.0@c0 #prod"])),
 }
+# The rest of gto's grammar, each form at least once: what both sides must answer per model.
+MODELS_IN_FOLDERS = History((0, 0), (
+    Tag("dir=churn@v1.0.0", 0, 0), Tag("churn@v2.0.0", 1, 0), Tag("dir=churn#prod#1", 0, 1),
+    Tag("a/b.c=x-1@v3.0.0", 1, 1), Tag("dir=churn@v1.1.0", 1, 2),
+    Tag("a/b.c=x-1#prod#1", 1, 2), Tag("dir=churn@deprecated", 0, None),
+))
+COUNTERS_ON_EVERY_KIND = History((0, 0), (
+    Tag("churn@v1.0.0#1", 0, 0), Tag("churn@v1.1.0#2", 1, 1), Tag("churn#prod#3", 1, 2),
+    Tag("churn@v1.1.0!#4", 1, 3),  # deregistered: prod no longer holds a version
+    Tag("churn#prod#5", 0, 4), Tag("churn#prod!#6", 0, 5), Tag("churn#dev#7", 0, 5),
+    Tag("x@v1.0.0", 0, 0), Tag("x@deprecated#1", 0, 1),
+))
+TAGS_WITHOUT_COUNTERS = History((0, 0), (  # `gto assign --simple`
+    Tag("churn@v1.0.0", 0, 0), Tag("churn@v1.1.0", 1, 0), Tag("churn#prod", 1, 1),
+    Tag("churn#prod!", 1, 2), Tag("churn#staging", 0, 2),
+))
+ANY_STAGE_NAME = History((0,), (
+    Tag("churn@v1.0.0", 0, 0), Tag("churn#Prod_1#1", 0, 1), Tag("churn#ml/eu-west/2#2", 0, 1),
+    Tag("churn#7#3", 0, 2), Tag("churn#a-b_c/D#4", 0, 2),
+))
+IGNORED_TAGS = History((0, 0), (
+    Tag("x@v1.0.0", 0, 0), Tag("x@tag", 1, 1), Tag("GTO-tag", 1, 1), Tag("a=b", 1, 1),
+    Tag("a=b=x@v2.0.0", 1, 2), Tag("=x@v3.0.0", 1, 2), Tag("x@v4.0.0#x", 1, 2),
+    Tag("dir=x", 1, 2), Tag("x#prod#", 1, 3),
+))
+GRAMMAR = {  # history -> {model: what both sides must answer}
+    "models in folders": (MODELS_IN_FOLDERS, {
+        "dir:churn": Answer(True, "v1.1.0@c1", {"prod": "v1.0.0@c0"},
+                            ["v1.1.0@c1", "v1.0.0@c0 #prod"]),
+        "a/b.c:x-1": Answer(True, "v3.0.0@c1", {"prod": "v3.0.0@c1"}, ["v3.0.0@c1 #prod"]),
+        "churn": Answer(True, "v2.0.0@c1", {}, ["v2.0.0@c1"])}),
+    "counters on every kind of tag": (COUNTERS_ON_EVERY_KIND, {
+        "churn": Answer(True, "v1.0.0@c0", {"dev": "v1.0.0@c0"}, ["v1.0.0@c0 #dev"]),
+        "x": Answer(False, None, {}, [])}),
+    "tags without counters": (TAGS_WITHOUT_COUNTERS, {
+        "churn": Answer(True, "v1.1.0@c1", {"staging": "v1.0.0@c0"},
+                        ["v1.1.0@c1", "v1.0.0@c0 #staging"])}),
+    "any stage name": (ANY_STAGE_NAME, {
+        "churn": Answer(True, "v1.0.0@c0", dict.fromkeys(
+            ["Prod_1", "ml/eu-west/2", "7", "a-b_c/D"], "v1.0.0@c0"),
+            ["v1.0.0@c0 #7 #Prod_1 #a-b_c/D #ml/eu-west/2"])}),
+    "ignored tags": (IGNORED_TAGS, {
+        "x": Answer(True, "v1.0.0@c0", {}, ["v1.0.0@c0"])}),
+}
 GTO_RAISES = {  # history -> what the helper must answer for churn
     "created tag": (CREATED_TAG, Answer(
         True, "v1.0.0@c0", {"prod": "v1.0.0@c0"}, ["v1.0.0@c0 #prod"])),
@@ -460,7 +559,7 @@ GTO_RAISES = {  # history -> what the helper must answer for churn
 
 def with_tricky_examples(test):
     """Run the hand-written histories first, before the random ones."""
-    for history, _ in [*TRICKY.values(), *GTO_RAISES.values()]:
+    for history, _ in [*TRICKY.values(), *GRAMMAR.values(), *GTO_RAISES.values()]:
         test = example(history)(test)
     return test
 
@@ -484,6 +583,19 @@ def situations(history: History) -> list[str]:
                 found.add("one stage assigned to two versions in one second")
         if p.action == DEPRECATE:
             found.add("deprecation")
+    for t in history.tags:
+        p = parse_tag_name(t.name)
+        if p is None:
+            found.add("a tag gto ignores")
+            continue
+        if ":" in p.model:
+            found.add("a model in a folder")
+        if p.counter is not None and p.action in (REGISTER, DEREGISTER, DEPRECATE):
+            found.add("a counter on a registration, deregistration or deprecation")
+        if p.stage and p.counter is None:
+            found.add("a stage tag without a counter")
+        if p.stage and p.stage not in ("prod", "staging", "ml/dev"):
+            found.add("a stage of any name")
     return sorted(found)
 
 
@@ -507,6 +619,14 @@ def test_helper_answers_as_gto_show_does(history):
 def test_tricky_history(history, expected):
     """Each tricky history, with the answer written out: helper, gto and this table agree."""
     assert check(history, shortcuts=True)["churn"] == expected
+
+
+@pytest.mark.parametrize("history, expected", GRAMMAR.values(), ids=GRAMMAR.keys())
+def test_every_form_of_gto_tag(history, expected):
+    """Each form of gto's tag grammar, with the answers written out: helper, gto and this
+    table agree, also on the refs (`dir:churn@v1.0.0`, `churn#ml/eu-west/2`, ...)."""
+    answers = check(history, shortcuts=True)
+    assert {model: answers[model] for model in expected} == expected
 
 
 @pytest.mark.parametrize("history, expected", GTO_RAISES.values(), ids=GTO_RAISES.keys())

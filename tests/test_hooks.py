@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from cookiecutter.exceptions import FailedHookException
 
 from support import IDENTITY, TEMPLATE, bake_template, git
@@ -36,11 +37,12 @@ BAD_ANSWERS = [
 ]
 
 
-def cookiecutter_cli(output: Path, *answers: str, env: dict | None = None):
-    """`cookiecutter --no-input TEMPLATE -o OUTPUT key=value...`, as a user types it."""
+def cookiecutter_cli(output: Path, *answers: str, env: dict | None = None,
+                     flags: tuple[str, ...] = ()):
+    """`cookiecutter --no-input [FLAGS] TEMPLATE -o OUTPUT key=value...`, as a user types it."""
     return subprocess.run(
-        [sys.executable, "-m", "cookiecutter", "--no-input", str(TEMPLATE), "-o", str(output),
-         *answers],
+        [sys.executable, "-m", "cookiecutter", "--no-input", *flags, str(TEMPLATE),
+         "-o", str(output), *answers],
         capture_output=True, text=True, env=env or cli_env(output.parent))
 
 
@@ -156,8 +158,10 @@ def test_without_git_identity_the_printed_commands_finish_the_job(tmp_path):
     assert git(repo, "status", "--porcelain") == ""
 
 
-def test_hooks_never_need_dvc(tmp_path):
-    """Baking works where DVC is absent: neither `import dvc` nor the `dvc` command is touched."""
+@pytest.mark.parametrize("adopt", [False, True], ids=["new", "adopt"])
+def test_hooks_never_need_dvc(tmp_path, adopt):
+    """Baking works where DVC is absent: neither `import dvc` nor the `dvc` command is touched,
+    also when adopting a repository, whose stages the baked helper reads from its tags."""
     tripped = tmp_path / "dvc-was-used"
     package = tmp_path / "no-dvc" / "python" / "dvc"
     package.mkdir(parents=True)
@@ -171,12 +175,23 @@ def test_hooks_never_need_dvc(tmp_path):
     env = cli_env(tmp_path, PYTHONPATH=str(package.parent),
                   PATH=f"{command.parent}{os.pathsep}{os.environ['PATH']}")
     out = tmp_path / "out"
+    repo = out / "model-registry"
+    flags = ()
+    if adopt:
+        git(tmp_path, "init", "--quiet", "-b", "main", str(repo))
+        git(repo, "commit", "--quiet", "--allow-empty", "-m", "Start")
+        for tag in ("churn@v1.0.0", "churn#prod#1"):
+            git(repo, "tag", "--annotate", "--message", tag, tag)
+        flags = ("--overwrite-if-exists", "--skip-if-file-exists")
 
-    proc = cookiecutter_cli(out, "remote=s3", env=env)
+    proc = cookiecutter_cli(out, "remote=s3", env=env, flags=flags)
 
     assert proc.returncode == 0, proc.stderr
     assert not tripped.exists()
-    assert git(out / "model-registry", "rev-list", "--count", "HEAD") == "1"
+    assert git(repo, "rev-list", "--count", "HEAD") == "1"
+    if adopt:
+        stages = yaml.safe_load((repo / "registry.yaml").read_text())["stages"]
+        assert stages == ["prod", "dev", "staging"]
 
 
 # ------------------------------------------------------------------ cruft: hooks re-run

@@ -1,83 +1,36 @@
 """`register --mlflow-run`: an MLflow run's parameters, metrics and provenance go into the card,
 and with no PATH the run's logged model is what gets registered.
 
-A real MLflow tracking server (sqlite backend, artifacts served by it) runs on loopback for the
-module; a real run logs parameters, a metric, the source-commit tag and a scikit-learn model
-through MLflow's own client. `mlflow server` starts worker processes, so it runs in a session of
-its own and the whole process group is stopped at the end.
+A real MLflow tracking server (mlflow_server.py: sqlite backend, artifacts served by it) runs
+on loopback for the module; a real run logs parameters, a metric, the source-commit tag and a
+scikit-learn model through MLflow's own client.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 import yaml
 
+from mlflow_server import FAST, free_port, mlflow_server  # noqa: F401  (the server fixture)
 from support import baked_world, git, registry
 
 mlflow = pytest.importorskip("mlflow")
 
 COMMIT = "3f1c2a9b8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a"
-# a server that does not answer must fail at once, not after MLflow's minutes of retries
-FAST = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    root = tmp_path_factory.mktemp("mlflow")
-    port = free_port()
-    uri = f"http://127.0.0.1:{port}"
-    log = open(root / "server.log", "wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mlflow", "server", "--backend-store-uri",
-         f"sqlite:///{root}/mlflow.db", "--artifacts-destination", str(root / "artifacts"),
-         "--serve-artifacts", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"{uri}/health", timeout=2)
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("mlflow server did not start: "
-                                       + (root / "server.log").read_text()[-2000:])
-                time.sleep(0.2)
-        yield {"uri": uri, "root": root}
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        log.close()
-
-
-@pytest.fixture(scope="module")
-def world(server, tmp_path_factory):
+def world(mlflow_server, tmp_path_factory):
     from sklearn.linear_model import LogisticRegression
 
     import mlflow.sklearn
-    client = mlflow.MlflowClient(tracking_uri=server["uri"])
+    client = mlflow.MlflowClient(tracking_uri=mlflow_server["uri"])
     experiment = client.create_experiment("churn-training")
-    mlflow.set_tracking_uri(server["uri"])
+    mlflow.set_tracking_uri(mlflow_server["uri"])
     with mlflow.start_run(experiment_id=experiment) as run:
         mlflow.log_params({"C": 0.5, "solver": "lbfgs"})
         mlflow.log_metric("auc", 0.91)
@@ -90,7 +43,7 @@ def world(server, tmp_path_factory):
         dst_path=str(root / "mlflow-download")))
     baked = baked_world(root / "registry")
     return {"repo": baked.repo, "root": root, "run": client.get_run(run.info.run_id),
-            "experiment": experiment, "own": own, "uri": server["uri"]}
+            "experiment": experiment, "own": own, "uri": mlflow_server["uri"]}
 
 
 def state(repo: Path) -> tuple[str, str, str]:
@@ -167,4 +120,23 @@ def test_a_server_that_does_not_answer_changes_nothing(world):
     assert proc.returncode == 1
     assert "check that the tracking server is up" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1 and "s3cret" not in proc.stderr
+    assert state(repo) == before
+
+
+def test_without_mlflow_installed_one_line_names_the_extra(world, tmp_path):
+    """MLflow is an optional extra. A Python path entry that shadows it with a module raising
+    ImportError stands in for a venv without it: the helper itself is untouched."""
+    shadow = tmp_path / "no-mlflow"
+    shadow.mkdir()
+    (shadow / "mlflow.py").write_text("raise ImportError('No module named mlflow')\n")
+    repo = world["repo"]
+    before = state(repo)
+    for args in (["register", "ghost", "--mlflow-run", world["run"].info.run_id,
+                  "--mlflow-uri", world["uri"]],
+                 ["import", "mlflow", "--uri", world["uri"]]):
+        proc = registry(repo, *args, check=False,
+                        env={"PYTHONPATH": f"{shadow}:{repo / 'src'}"})
+        assert proc.returncode == 2, proc.stderr
+        assert proc.stderr.strip().splitlines() == [
+            proc.stderr.strip()] and 'pip install -e ".[mlflow]"' in proc.stderr
     assert state(repo) == before

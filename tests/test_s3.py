@@ -15,12 +15,12 @@ import os
 import re
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
 
 from support import baked_world, git
+from support import on_terminal as terminal
 
 # Every test here shares one registry and one server, so all of them belong in one xdist
 # worker: `make test` uses --dist loadfile, which keeps a file together; the mark asks the
@@ -79,33 +79,13 @@ def on_terminal(repo: Path, *args: str, env: dict, cwd=None) -> tuple[int, str, 
     Returns its exit status, what the terminal showed, and its peak resident memory in bytes
     (the largest of the helper and the processes it waited for, as the kernel counts it).
     """
-    master, slave = os.openpty()
     peak_file = Path(repo).parent / f".peak-{os.getpid()}"
-    proc = subprocess.Popen([sys.executable, "-c", LAUNCHER, str(peak_file), sys.executable,
-                             "-m", "model_registry", *args], cwd=cwd or repo,
-                            stdin=subprocess.DEVNULL, stdout=slave, stderr=slave,
-                            env={**env, "PYTHONPATH": str(Path(repo) / "src")})
-    os.close(slave)
-    shown: list[bytes] = []
-
-    def pump() -> None:
-        while True:
-            try:
-                data = os.read(master, 1 << 16)
-            except OSError:  # EIO: every writer of the terminal has gone
-                return
-            if not data:
-                return
-            shown.append(data)
-
-    reader = threading.Thread(target=pump, daemon=True)
-    reader.start()
-    proc.wait()
-    reader.join(timeout=30)
-    os.close(master)
+    status, shown = terminal([sys.executable, "-c", LAUNCHER, str(peak_file), sys.executable,
+                              "-m", "model_registry", *args], cwd or repo,
+                             {**env, "PYTHONPATH": str(Path(repo) / "src")})
     peak = int(peak_file.read_text())
     peak_file.unlink()
-    return proc.returncode, b"".join(shown).decode(errors="replace"), peak
+    return status, shown, peak
 
 
 def file_md5(path: Path) -> str:

@@ -224,6 +224,21 @@ def test_dvc_tells_an_unreadable_configuration_apart(repo, tmp_path):
         assert not storage_dvc.unreadable(OSError("the network is down"))
 
 
+def test_get_url_reads_a_path_and_a_remote_alias(repo, tmp_path):
+    """An artifact whose dvc.yaml path is outside the repository: a path, or `remote://NAME/`
+    resolved through the DVC config committed at the version."""
+    source = tmp_path / "remote" / "shared" / "model.bin"
+    source.parent.mkdir(parents=True)
+    source.write_bytes(b"bytes outside the repository")
+    commit = git(repo, "rev-parse", "HEAD")
+    with relied_on("Repo.get_url(url, out=, config=)"):
+        conf = storage_dvc.config(str(repo), None, commit, Git(str(repo)).read)
+        for url, out in ((str(source), tmp_path / "by-path"),
+                         ("remote://storage/shared/model.bin", tmp_path / "by-alias")):
+            storage_dvc.get_url(url, str(out), conf)
+            assert out.read_bytes() == source.read_bytes()
+
+
 def test_reflink_copies_or_raises_oserror(tmp_path):
     source, copy = tmp_path / "source", tmp_path / "copy"
     source.write_bytes(os.urandom(1 << 16))

@@ -12,9 +12,10 @@ import pytest
 
 from model_registry.errors import InputError
 from model_registry.tags import (ASSIGN, DEPRECATE, DEREGISTER, MAX_NAME, REGISTER, UNASSIGN, Ref,
-                                 TagName, bump, check_name, check_version, is_valid_name, make_event,
-                                 model_names, next_counter, parse_ref, parse_tag_name,
-                                 resolve_model, semver_key, split_hashes, with_hashes)
+                                 TagName, bump, check_model, check_name, check_version,
+                                 is_model_name, is_valid_name, make_event, model_names,
+                                 next_counter, parse_ref, parse_tag_name, resolve_model,
+                                 semver_key, split_hashes, stages_seen, tag_prefix, with_hashes)
 
 
 # ---------------------------------------------------------------- names
@@ -46,6 +47,30 @@ def test_invalid_names_are_refused(name):
     assert not is_valid_name(name)
     with pytest.raises(InputError):
         check_name(name)
+
+
+@pytest.mark.parametrize("name, tagged", [
+    ("dir:churn", "dir=churn"), ("models/sub.dir:churn", "models/sub.dir=churn"),
+    ("a-b_c/d:team/churn", "a-b_c/d=team/churn"), ("churn", "churn"),
+])
+def test_models_in_folders_are_read_as_gto_names_them(name, tagged):
+    """gto names a model in a folder `dir:name` and writes `dir=name` into its tags."""
+    assert is_model_name(name) and check_model(name) == name
+    assert tag_prefix(name) == tagged
+
+
+@pytest.mark.parametrize("name", ["dir:", ":churn", "a:b:churn", "dir=churn", "di r:churn",
+                                  "dir:churn-", "dir@x:churn"])
+def test_malformed_folder_names_are_refused(name):
+    assert not is_model_name(name)
+    with pytest.raises(InputError):
+        check_model(name)
+
+
+def test_models_in_folders_are_read_but_not_written():
+    """Writing commands take the helper's plain names; a folder name says why it is refused."""
+    with pytest.raises(InputError, match="reads but does not write"):
+        check_name("dir:churn")
 
 
 # ---------------------------------------------------------------- versions
@@ -107,6 +132,17 @@ def test_bump_gives_the_next_version(current, part, expected):
     ("churn@deprecated#9", TagName("churn", DEPRECATE, counter=9)),
     ("team/churn@v2.0.0-rc.1", TagName("team/churn", REGISTER, version="v2.0.0-rc.1")),
     ("team/churn#staging#12", TagName("team/churn", ASSIGN, stage="staging", counter=12)),
+    # the rest of gto's grammar: counters on any tag, tags without, any stage name, folders
+    ("churn@v1.4.0#3", TagName("churn", REGISTER, version="v1.4.0", counter=3)),
+    ("churn@v1.4.0!#4", TagName("churn", DEREGISTER, version="v1.4.0", counter=4)),
+    ("churn#prod", TagName("churn", ASSIGN, stage="prod")),
+    ("churn#prod!", TagName("churn", UNASSIGN, stage="prod")),
+    ("churn#ml/eu-west_2#5", TagName("churn", ASSIGN, stage="ml/eu-west_2", counter=5)),
+    ("churn#P#6", TagName("churn", ASSIGN, stage="P", counter=6)),
+    ("dir=churn@v1.0.0", TagName("dir:churn", REGISTER, version="v1.0.0")),
+    ("a/b.c=team/churn#prod!#9", TagName("a/b.c:team/churn", UNASSIGN, stage="prod",
+                                          counter=9)),
+    ("dir=churn@deprecated#2", TagName("dir:churn", DEPRECATE, counter=2)),
 ])
 def test_every_kind_of_registry_tag_is_understood(tag, expected):
     assert parse_tag_name(tag) == expected
@@ -116,6 +152,9 @@ def test_every_kind_of_registry_tag_is_understood(tag, expected):
     "v1.4.0", "release-2024", "churn", "churn@latest", "churn@v1.4", "churn@1.4.0",
     "churn@v1.4.0!!", "churn#", "churn#prod#", "churn#prod#x", "@v1.0.0", "#prod#1",
     "modèle@v1.0.0", "churn@v1.4.0#prod", "churn@v1.4.0\n",
+    # tags gto ignores too
+    "x@tag", "GTO-tag", "a=b", "a=b=churn@v1.0.0", "=churn@v1.0.0", "dir=churn",
+    "dir:churn@v1.0.0", "churn#prod/#1", "churn#/prod#1",
 ])
 def test_other_tags_are_not_registry_events(tag):
     """Release tags and typos in a registry must be ignored, never misread or crash it."""
@@ -148,6 +187,8 @@ def test_next_counter_is_one_more_than_any_tag_of_the_model():
     ("churn#prod!#8", Ref("churn", tag="churn#prod!#8")),
     ("churn@v1.2.3!", Ref("churn", tag="churn@v1.2.3!")),
     ("churn@deprecated", Ref("churn", tag="churn@deprecated")),
+    ("churn@v1.2.3#4", Ref("churn", tag="churn@v1.2.3#4")),
+    ("churn#ml/eu-west_2", Ref("churn", stage="ml/eu-west_2")),
 ])
 def test_every_documented_ref_form_parses(ref, expected):
     parsed = parse_ref(ref)
@@ -155,9 +196,27 @@ def test_every_documented_ref_form_parses(ref, expected):
     assert parsed.latest == (ref in ("churn", "churn@latest", "churn@greatest"))
 
 
+@pytest.mark.parametrize("ref, expected", [
+    ("dir:churn", Ref("dir:churn")),
+    ("dir:churn@latest", Ref("dir:churn")),
+    ("dir:churn@v1.0.0", Ref("dir:churn", version="v1.0.0")),
+    ("dir:churn#prod", Ref("dir:churn", stage="prod")),
+    ("a/b.c:team/churn#prod", Ref("a/b.c:team/churn", stage="prod")),
+    # a full tag, named as gto shows the model or as the tag is written
+    ("dir:churn#prod#3", Ref("dir:churn", tag="dir=churn#prod#3")),
+    ("dir=churn#prod#3", Ref("dir:churn", tag="dir=churn#prod#3")),
+    ("dir=churn@v1.0.0", Ref("dir:churn", version="v1.0.0")),
+    ("dir:churn@v1.0.0!", Ref("dir:churn", tag="dir=churn@v1.0.0!")),
+])
+def test_refs_name_models_in_folders(ref, expected):
+    """`dir:name@v1.0.0` and `dir:name#prod` mean what they mean to `gto show`."""
+    assert parse_ref(ref) == expected
+
+
 @pytest.mark.parametrize("ref", [
     "", "churn@", "churn#", "churn@1.2.3", "churn@v1.2", "churn@newest", "@v1.0.0", "#prod",
-    "churn prod", "churn@v1.2.3#prod", "churn#pr od", "churn\n",
+    "churn prod", "churn@v1.2.3#prod", "churn#pr od", "churn\n", "dir=churn", "dir:churn@",
+    "dir:churn#", "a:b:churn@v1.0.0", "churn@created", "x@tag",
 ])
 def test_malformed_refs_are_refused(ref):
     """A typo in a deployment's ref must be an error, never a silent fallback to latest."""
@@ -280,6 +339,25 @@ def test_other_models_and_foreign_tags_do_not_leak_in():
     assert summary(resolve(rows)) == {"latest": "v2.0.0", "stages": {}, "deprecated": False}
     events = [e for e in (make_event(t, c, w) for t, c, w in rows) if e]
     assert model_names(events) == ["churn", "churn-v2", "team/churn"]
+
+
+def test_models_in_folders_resolve_apart_from_plain_names():
+    """`dir:churn` and `churn` are two models, as gto keeps them."""
+    rows = V1 + [("dir=churn@v5.0.0", "c5", 30), ("dir=churn#prod#1", "c5", 40)]
+    events = [make_event(t, c, w) for t, c, w in rows]
+    assert summary(resolve(rows)) == {"latest": "v2.0.0", "stages": {}, "deprecated": False}
+    assert summary(resolve_model("dir:churn", events)) == {
+        "latest": "v5.0.0", "stages": {"prod": "v5.0.0"}, "deprecated": False}
+    assert model_names(events) == ["churn", "dir:churn"]
+
+
+def test_stages_seen_are_listed_in_the_order_first_used():
+    """Without registry.yaml or .gto, a repository's stages are those its tags use."""
+    rows = V1 + [("churn#staging#1", "c1", 30), ("churn#prod#2", "c2", 25),
+                 ("churn#staging!#3", "c1", 50), ("churn#dev#4", "c2", 60),
+                 ("team/churn#qa#1", "c9", 20)]
+    events = [make_event(t, c, w) for t, c, w in rows]
+    assert stages_seen(events) == ["qa", "prod", "staging", "dev"]
 
 
 def test_a_model_with_no_tags_has_no_versions():

@@ -12,6 +12,8 @@ import json
 import os
 import re
 import shutil
+import subprocess
+import sys
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
@@ -21,6 +23,7 @@ import pytest
 import yaml
 
 from support import git as run_git
+from support import helper_env
 
 T0 = 1_700_000_000  # 2023-11-14T22:13:20Z
 CORE_COMMANDS = {"register", "promote", "demote", "deregister", "deprecate", "resolve", "get",
@@ -247,6 +250,20 @@ def test_list_json_shows_latest_and_stages(reg):
 
     text = ok(reg.repo.cli("list"))
     assert "churn" in text and "v1.1.0" in text and f"{reg.stage}=v1.0.0" in text
+
+
+def test_a_reader_that_leaves_early_gets_no_traceback(reg):
+    """`registry history --json | head -1`: the pipe's reader is gone before the output is
+    written (here, from the start); the command has done its work, so it exits 0, quietly."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        proc = subprocess.run([sys.executable, "-m", "model_registry", "history", "--json"],
+                              cwd=reg.repo.path, stdout=write_end, stderr=subprocess.PIPE,
+                              text=True, env=helper_env())
+    finally:
+        os.close(write_end)
+    assert (proc.returncode, proc.stderr) == (0, "")
 
 
 def test_history_json_is_the_event_log_newest_first(reg):

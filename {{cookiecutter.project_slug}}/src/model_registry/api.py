@@ -23,19 +23,19 @@ from __future__ import annotations
 from contextlib import contextmanager
 
 from .core import Registry, cloned
-from .results import (CheckedRef, CheckReport, Diff, Documented, Fetched, HistoryEvent, Lineage,
-                      Match, ModelSummary, Registered, Released, Shown, Site, TagWritten,
+from .results import (CheckedRef, CheckReport, Diff, Documented, Fetched, HistoryEvent, Imported,
+                      Lineage, Match, ModelSummary, Registered, Released, Shown, Site, TagWritten,
                       Verification, Version, to_json)
 
 __all__ = ["resolve", "get", "show", "list_models", "history", "lineage", "register",
-           "release", "promote", "demote", "deregister", "deprecate", "check", "check_ref",
-           "diff", "doc", "verify", "which", "site", "to_json", "Registry"]
+           "release", "import_mlflow", "promote", "demote", "deregister", "deprecate", "check",
+           "check_ref", "diff", "doc", "verify", "which", "site", "to_json", "Registry"]
 
 
 @contextmanager
-def _opened(path: str, repo: str | None):
+def _opened(path: str, repo: str | None, ref: str):
     if repo:
-        with cloned(repo) as reg:
+        with cloned(repo, ref) as reg:
             yield reg
     else:
         yield Registry.open(path)
@@ -47,7 +47,7 @@ def _opened(path: str, repo: str | None):
 def resolve(ref: str, *, repo: str | None = None, path: str = ".") -> Version:
     """Which version `ref` names (`churn`, `churn@v1.4.0`, `churn#prod`, a full tag)."""
     from .commands import query
-    with _opened(path, repo) as reg:
+    with _opened(path, repo, ref) as reg:
         return query.resolve(reg, ref)
 
 
@@ -110,6 +110,21 @@ def register(name: str, artifact: str | None = None, *, version: str | None = No
 def release(*, push: bool = False, sign: bool = False, path: str = ".") -> Released:
     from .commands import register as registering
     return registering.release(Registry.open(path), push=push, sign=sign)
+
+
+def import_mlflow(uri: str | None = None, *, models: list[str] | None = None,
+                  rename: list[str] | None = None, version_tag: str | None = None,
+                  dry_run: bool = False, push: bool = False, progress=None,
+                  path: str = ".") -> Imported:
+    """The MLflow model registry at `uri` (default: MLFLOW_TRACKING_URI), or only its
+    `models`, brought into this registry: each version registered (oldest first, dated when
+    MLflow made it), aliases and legacy stages as stage tags, Archived versions deregistered;
+    a re-run adds only what changed. `rename` holds "OLD=NEW" names; `version_tag` the MLflow
+    version tag whose SemVer numbers a version (else version N is vN.0.0); `dry_run` writes
+    nothing; `progress` is called with a line per version. Needs the `mlflow` extra."""
+    from .commands import mlflow_import
+    return mlflow_import.import_mlflow(Registry.open(path), uri, models, rename, version_tag,
+                                       dry_run, push, progress)
 
 
 def promote(name: str, version: str, stage: str, *, message: str | None = None,

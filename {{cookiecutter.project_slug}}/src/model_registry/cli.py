@@ -48,6 +48,10 @@ class _RawHelp(argparse.RawDescriptionHelpFormatter, _Help):
     pass
 
 
+# NAME@latest is NAME; `dir:name` is how gto names a model whose dvc.yaml is in a folder
+REF_HELP = "NAME, NAME@v1.2.3, NAME#STAGE or a full tag; NAME may be gto's dir:name"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The whole command line; scripts/cli_reference.py writes the README's reference from it."""
     parser = _Parser(
@@ -102,6 +106,25 @@ def build_parser() -> argparse.ArgumentParser:
                    help="commit only; `registry release` tags it after review (pull-request flow)")
     writes(p)
 
+    p = command("import", "bring an MLflow model registry here: each version (bytes, card, "
+                "run lineage, date and user), aliases and stages; a re-run adds what is new")
+    p.add_argument("source", choices=("mlflow",), metavar="SOURCE",
+                   help="where from: mlflow, an MLflow tracking server's model registry "
+                   '(pip install -e ".[mlflow]")')
+    p.add_argument("--uri", help="the tracking server (default: MLFLOW_TRACKING_URI)")
+    p.add_argument("--model", dest="models", metavar="NAME", action="append",
+                   help="import this registered model only; repeat for more (default: all)")
+    p.add_argument("--rename", metavar="OLD=NEW", action="append",
+                   help="the name here of MLflow model OLD (default: its own name, or a slug "
+                   "of it where that is not a valid name); repeat for more")
+    p.add_argument("--version-tag", metavar="TAG",
+                   help="the MLflow version tag that holds a version's SemVer, e.g. 1.4.0 "
+                   "(default, and where it is missing: version N becomes vN.0.0)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="print what would be imported and change nothing")
+    p.add_argument("--push", action="store_true",
+                   help="push to origin (artifacts to the DVC remote first)")
+
     p = command("promote", "assign a stage to a version")
     p.add_argument("name", help="model name")
     p.add_argument("version", help="the version to promote, e.g. v1.4.0")
@@ -123,11 +146,11 @@ def build_parser() -> argparse.ArgumentParser:
     writes(p)
 
     p = command("resolve", "which version, commit and artifact a ref names")
-    p.add_argument("ref", help="NAME, NAME@latest, NAME@v1.2.3, NAME#STAGE or a full tag")
+    p.add_argument("ref", help=REF_HELP)
     p.add_argument("--repo", metavar="URL", help="a registry's git URL, instead of this clone")
 
     p = command("get", "fetch a version's artifact, verified against its checksum")
-    p.add_argument("ref", help="NAME, NAME@latest, NAME@v1.2.3, NAME#STAGE or a full tag")
+    p.add_argument("ref", help=REF_HELP)
     p.add_argument("-o", "--output", help="where to write it (default: its file name, here)")
     p.add_argument("--repo", metavar="URL", help="a registry's git URL, instead of this clone")
     p.add_argument("--force", action="store_true", help="overwrite the output if it exists")
@@ -138,11 +161,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", nargs="?", help="only this model")
 
     p = command("show", "the model card of a version")
-    p.add_argument("ref", help="NAME, NAME@v1.2.3, NAME#STAGE or a full tag")
+    p.add_argument("ref", help=REF_HELP)
 
     p = command("lineage", "how a version was made: training repository, commit, stage, "
                 "command, parameters, data and upstream stages")
-    p.add_argument("ref", help="NAME, NAME@v1.2.3, NAME#STAGE or a full tag")
+    p.add_argument("ref", help=REF_HELP)
 
     p = command("check", "validate cards against the schema and the registry's history")
     p.add_argument("--base", metavar="REV", help="only cards changed since REV (a pull request)")
@@ -173,7 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("doc", "the model-level part of a version's technical documentation, by "
                 "Annex IV")
-    p.add_argument("ref", help="NAME, NAME@v1.2.3, NAME#STAGE or a full tag")
+    p.add_argument("ref", help=REF_HELP)
     p.add_argument("-o", "--output", metavar="FILE", help="write it to FILE")
     p.add_argument("--format", choices=("md", "html"), default="md",
                    help="Markdown (default) or a standalone HTML page")
@@ -208,6 +231,35 @@ def _register(api, args):
                f"{r.artifact.md5})" + (", pushed" if r.pushed else ""))
 
 
+def _import(api, args):
+    def progress(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    shown = not args.json and sys.stderr.isatty()
+    r = api.import_mlflow(args.uri, models=args.models, rename=args.rename,
+                          version_tag=args.version_tag, dry_run=args.dry_run, push=args.push,
+                          progress=progress if shown else None)
+    lines = [f"MLflow at {r.uri}: {len(r.models)} model(s)"
+             + (" (dry run: nothing was written)" if r.dry_run else "")]
+    for m in r.models:
+        new = sum(1 for s in m.steps if s.event == "register")
+        lines.append(f"  {m.name} <- {m.mlflow_name!r}: {new} new version(s), {m.present} "
+                     "here already")
+    steps = [(m, s) for m in r.models for s in m.steps]
+    if steps:
+        lines.append(_table(["event", "model", "version", "stage", "mlflow", "tag"], [
+            [s.event, m.name, s.version, s.stage or "-",
+             s.mlflow + (f" of {s.date}" if s.date else "") + (f" by {s.tagger}" if s.tagger
+                                                                else ""), s.tag or "-"]
+            for m, s in steps]))
+    lines += [f"note: {m.name}: {note}" for m in r.models for note in m.notes]
+    if r.stages_added:
+        lines.append(f"stages added to registry.yaml: {', '.join(r.stages_added)}")
+    if r.pushed:
+        lines.append("pushed to origin")
+    return r, "\n".join(lines)
+
+
 def _tag_command(api, args):
     kwargs = dict(message=args.message, push=args.push, sign=args.sign)
     if args.command == "promote":
@@ -230,9 +282,14 @@ def _resolve(api, args):
 
 def _get(api, args):
     r = api.get(args.ref, args.output, repo=args.repo, force=args.force)
-    checksum = r.sha256 if r.verified_by == "sha256" else r.artifact.md5
-    return r, (f"wrote {r.name} {r.version} to {r.output} ({r.verified_by} {checksum} "
-               "verified)")
+    if r.verified_by == "sha256" or (r.verified_by == "md5" and r.artifact.md5):
+        checksum = r.sha256 if r.verified_by == "sha256" else r.artifact.md5
+        how = f"{r.verified_by} {checksum} verified"
+    elif r.verified_by:  # git's object ids, or the md5s of the DVC objects it is made of
+        how = f"sha256 {r.sha256}; {r.verified_by} checksums verified"
+    else:
+        how = f"sha256 {r.sha256}; not verified: nothing records a checksum of a URL's bytes"
+    return r, f"wrote {r.name} {r.version} to {r.output} ({how})"
 
 
 def _list(api, args):
@@ -251,6 +308,10 @@ def _history(api, args):
 
 def _show(api, args):
     r = api.show(args.ref)
+    if r.card is None:  # a version without a card (gto's, say): what resolve tells of it
+        lines = [f"{k}: {v}" for k, v in _flat(api.to_json(r)).items()
+                 if k not in ("card", "text")]
+        return r, "\n".join(lines + [f"card: none at {r.tag}"])
     return r, r.text.rstrip("\n")
 
 
@@ -358,7 +419,7 @@ def _site(api, args):
 
 
 _COMMANDS = {
-    "register": _register, "promote": _tag_command, "demote": _tag_command,
+    "register": _register, "import": _import, "promote": _tag_command, "demote": _tag_command,
     "deregister": _tag_command, "deprecate": _tag_command, "resolve": _resolve, "get": _get,
     "list": _list, "history": _history, "show": _show, "lineage": _lineage,
     "check-ref": _check_ref,
@@ -382,7 +443,7 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
 
 
 # Commands that stream artifact bytes through DVC keep Python's cycle collector running.
-_STREAMS_BYTES = ("register", "get", "verify")
+_STREAMS_BYTES = ("register", "import", "get", "verify")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -428,9 +489,15 @@ def _main(args: argparse.Namespace) -> int:
         print(f"error: unexpected {type(exc).__name__}: {exc}; re-run with --debug and "
               "report it", file=sys.stderr)
         return 1
-    if getattr(args, "json", False):
-        from .results import to_json
-        print(json.dumps(to_json(data), indent=2, sort_keys=False))
-    elif text:
-        print(text)
+    try:
+        if getattr(args, "json", False):
+            from .results import to_json
+            print(json.dumps(to_json(data), indent=2, sort_keys=False))
+        elif text:
+            print(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # the reader (`| head`) took what it wanted and left; the command itself is done.
+        # Python would report the failed flush at exit, so stdout goes to /dev/null first.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0

@@ -10,15 +10,15 @@ cost little more than starting Python and running git.
 from __future__ import annotations
 
 import os
-import subprocess
+import posixpath
 from contextlib import contextmanager
 
 from . import cards, config, storage, yamlio
 from .errors import InputError, NotFoundError, RegistryError
-from .gitrepo import Git
+from .gitrepo import Git, model_refspecs
 from .results import Artifact, Version
-from .tags import (ASSIGN, REGISTER, UNASSIGN, Event, ModelState, VersionState, check_name,
-                   parse_ref, resolve_model)
+from .tags import (ASSIGN, DIR_SEPARATOR, REGISTER, UNASSIGN, Event, ModelState, VersionState,
+                   check_model, parse_ref, resolve_model, stages_seen, tag_prefix)
 from .units import iso_utc
 
 DVC_YAML = "dvc.yaml"
@@ -27,7 +27,8 @@ ORIGIN = "origin"
 
 class Registry:
     """A registry repository: a git work tree (or a clone without one) with registry.yaml,
-    dvc.yaml and models/."""
+    dvc.yaml and models/; or any git repository with gto's tags, read with the defaults (see
+    config)."""
 
     def __init__(self, git: Git):
         self.git = git
@@ -46,10 +47,31 @@ class Registry:
                                        self.git.read("HEAD", config.CONFIG_FILE))
         return self._config
 
+    def writable(self) -> None:
+        """Refuse to write without registry.yaml (called before a writing command changes
+        anything): its rules decide what may be written."""
+        if not self.config.from_file:
+            raise InputError(
+                f"no {config.CONFIG_FILE} in {self.root}: reading works here, but writing needs "
+                "a registry's rules; adopt this repository first (the template's README, "
+                f"'Adopting an existing repository': cd {self.root} && cookiecutter "
+                "--overwrite-if-exists --skip-if-file-exists TEMPLATE -o .. "
+                f"project_slug={os.path.basename(self.root)})")
+
+    def stages(self) -> list[str]:
+        """The stages in their order: registry.yaml's; without it, those `.gto` lists, else
+        those the tags use, in the order first used."""
+        if self.config.stages is not None:
+            return self.config.stages
+        path = os.path.join(self.root, config.GTO_FILE)
+        listed = config.gto_stages(read_bytes(path) if os.path.exists(path) else
+                                   self.git.read("HEAD", config.GTO_FILE))
+        return listed if listed is not None else stages_seen(self.git.tags()[0])
+
     # ------------------------------------------------------------ refs to versions
 
     def model(self, name: str) -> ModelState:
-        check_name(name)
+        check_model(name)
         events, _ = self.git.tags(name)
         return resolve_model(name, events)
 
@@ -131,29 +153,31 @@ class Registry:
 
     # ------------------------------------------------------------ pointers and cards
 
-    def pointer(self, version: VersionState) -> storage.Pointer:
-        """The DVC pointer of a version, read from git at its commit."""
-        with self.git.reader() as read:  # dvc.yaml, then the pointer it names: one git process
-            entry_path = self.artifact_entry(version.model, version.commit, read)
-            data = read(version.commit, entry_path + ".dvc") if entry_path else None
-        if entry_path is not None and not inside(entry_path, f"models/{version.model}"):
-            raise InputError(f"{DVC_YAML} at {version.commit[:12]} puts the artifact of "
-                             f"{version.model} at {entry_path!r}, outside models/"
-                             f"{version.model}/: refusing it; fix {DVC_YAML}")
-        if entry_path is None:
-            raise RegistryError(f"{version.model} {version.version} has no entry in {DVC_YAML} "
-                                f"at {version.commit[:12]}: the registry is damaged; run "
-                                "`registry check`")
-        if data is None:
-            raise RegistryError(f"{entry_path}.dvc is missing at {version.commit[:12]}: the "
-                                "registry is damaged; run `registry check`")
-        pointer = storage.read_pointer(data, f"{entry_path}.dvc")
-        if pointer.path != os.path.basename(entry_path):
-            raise InputError(f"{entry_path}.dvc at {version.commit[:12]} points at "
-                             f"{pointer.path!r}, not at {os.path.basename(entry_path)!r}: "
-                             "refusing it; re-create the pointer with dvc add")
-        pointer.path = entry_path
-        return pointer
+    def pointer(self, version: VersionState, required: bool = True) -> storage.Pointer | None:
+        """Where a version's artifact is, as its dvc.yaml entry says at its commit: an output
+        DVC tracks, files committed to git, or a URL (storage.locate finds it as DVC does).
+        None, unless `required`, when dvc.yaml has no entry: gto registers any name."""
+        label = f"{version.model} {version.version}"
+        with self.git.reader() as read:  # dvc.yaml, then the files it leads to: one git process
+            entry = self.artifact_entry(version.model, version.commit, read)
+            if entry is None and not required:
+                return None
+            if entry is None:
+                raise RegistryError(f"{label} has no entry in {dvc_yaml_of(version.model)[1]} "
+                                    f"at {version.commit[:12]}: add it under `artifacts:` "
+                                    "(its path), or run `registry check`")
+            return storage.locate(entry, version.commit, read, self._files, label)
+
+    def _files(self, rev: str, path: str) -> list[tuple[str, str, str]]:
+        """The mode, object id and path of each file git holds at `path` in `rev`."""
+        listed = self.git.run("ls-tree", "-r", "-z", "--full-tree", rev, "--", path,
+                              env={"GIT_LITERAL_PATHSPECS": "1"}).stdout
+        found = []
+        for entry in filter(None, listed.split("\0")):
+            info, _, name = entry.partition("\t")
+            mode, _, oid = info.split()
+            found.append((mode, oid, name))
+        return found
 
     def work_tree_pointer(self, entry: str) -> storage.Pointer | None:
         """The pointer of the artifact at `entry` in the work tree, if it has one."""
@@ -167,16 +191,22 @@ class Registry:
 
     def artifact_entry(self, model: str, rev: str | None, read=None) -> str | None:
         """The artifact path dvc.yaml gives for `model` at `rev` (None: the work tree), read
-        with `read` (default: Git.read)."""
+        with `read` (default: Git.read). A model `dir:name` is `name` in dir/dvc.yaml, its
+        path relative to dir/, as DVC reads it."""
+        folder, rel, name = dvc_yaml_of(model)
+        if folder == ".." or folder.startswith(("../", "/")):
+            return None  # a dvc.yaml outside the repository is not this repository's
         if rev is None:
-            path = os.path.join(self.root, DVC_YAML)
+            path = os.path.join(self.root, rel)
             data = read_bytes(path) if os.path.exists(path) else None
         else:
-            data = (read or self.git.read)(rev, DVC_YAML)
-        doc = yamlio.load(data, DVC_YAML) if data else None
-        entry = ((doc or {}).get("artifacts") or {}).get(model) if isinstance(doc, dict) else None
+            data = (read or self.git.read)(rev, rel)
+        doc = yamlio.load(data, rel) if data else None
+        entry = ((doc or {}).get("artifacts") or {}).get(name) if isinstance(doc, dict) else None
         path = entry.get("path") if isinstance(entry, dict) else None
-        return path if isinstance(path, str) else None
+        if not isinstance(path, str):
+            return None
+        return path if not folder or storage.outside(path) else posixpath.join(folder, path)
 
     def card_models(self) -> list[str]:
         """Models with a card in the work tree (names may hold '/', so walk the folders)."""
@@ -207,39 +237,65 @@ class Registry:
 
     def describe(self, state: ModelState, version: VersionState, stage: str | None = None
                  ) -> Version:
-        """What `resolve` answers for a version."""
-        pointer = self.pointer(version)
+        """What `resolve` answers for a version; `artifact` None where dvc.yaml has no entry
+        for it (gto still answers which version a ref names)."""
+        pointer = self.pointer(version, required=False)
         reg = version.registration
         return Version(
             name=version.model, version=version.version, tag=version.tag,
             commit=version.commit, stage=stage, stages=state.stages_of(version),
             registered_at=iso_utc(reg.time), registered_by=reg.tagger,
-            artifact=Artifact(pointer.path, pointer.md5, size=pointer.size,
-                              nfiles=pointer.nfiles),
+            artifact=pointer and Artifact(pointer.path, pointer.md5, size=pointer.size,
+                                          nfiles=pointer.nfiles),
             card=cards.card_path(version.model))
 
 
 @contextmanager
-def cloned(url: str):
-    """A registry at `url` opened from a temporary clone without a work tree, removed after."""
+def cloned(url: str, ref: str):
+    """The registry at `url`, as much of it as `ref` needs, in a temporary folder removed
+    after: the model's tags and the commits they tag (a shallow, partial fetch: see
+    Git.fetch_part), then the files read at the version's commit and at HEAD (_prefetch).
+    Its cost grows with the model, not with the registry."""
     import tempfile
+    model = parse_ref(ref).model
     with tempfile.TemporaryDirectory(prefix="registry-clone-") as tmp:
-        proc = subprocess.run(["git", "clone", "--quiet", "--no-checkout", url, tmp],
-                              capture_output=True, text=True)
-        if proc.returncode != 0:
-            reason = (proc.stderr.strip().splitlines() or ["failed"])[-1]
-            raise RegistryError(f"could not clone {url} ({reason}): check the URL and your "
-                                "access to it")
-        yield Registry(Git(tmp))
+        reg = Registry(Git.fetch_part(url, tmp, model_refspecs(tag_prefix(model))))
+        _prefetch(reg, ref)
+        yield reg
+
+
+def _prefetch(reg: Registry, ref: str) -> None:
+    """Fetch in two round trips, not one per file as they are read, what resolving and
+    fetching `ref` read from a partial clone: the rules at HEAD (registry.yaml, .gto,
+    allowed_signers); at the version's commit dvc.yaml and dvc.lock (a `dir:name` model's
+    in `dir/` too), DVC's config, and the model's card and pointers. DVC reads its config
+    through a git library of its own, which fetches nothing on demand."""
+    wanted = parse_ref(ref)
+    try:
+        version = Registry._find(reg.model(wanted.model), wanted, ref)
+    except RegistryError:
+        return  # locate says what is wrong
+    card = cards.card_path(version.model)
+    folder, _, _ = version.model.rpartition(DIR_SEPARATOR)
+    reg.git.prefetch({
+        "HEAD": [config.CONFIG_FILE, config.GTO_FILE, config.Config.allowed_signers],
+        version.commit: [DVC_YAML, "dvc.lock", ".dvc/config", card,
+                         f"{posixpath.dirname(card)}/*.dvc",
+                         *([f"{folder}/{DVC_YAML}"] if folder else [])]})
 
 
 # ------------------------------------------------------------ small file helpers
 
 
-def inside(path: str, folder: str) -> bool:
-    """Whether a repository-relative path stays inside `folder` (no '..', not absolute)."""
-    norm = os.path.normpath(path).replace(os.sep, "/")
-    return not os.path.isabs(path) and norm.startswith(folder + "/")
+def dvc_yaml_of(model: str) -> tuple[str, str, str]:
+    """The folder whose dvc.yaml lists `model`, that dvc.yaml's path and the name there:
+    `dir:name` is `name` in dir/dvc.yaml (`dir/dvc.yaml:name` too, as DVC reads it)."""
+    folder, _, name = model.rpartition(":")
+    folder = posixpath.normpath(folder) if folder else ""
+    if posixpath.basename(folder) == DVC_YAML:
+        folder = posixpath.dirname(folder)
+    folder = "" if folder == "." else folder
+    return folder, posixpath.join(folder, DVC_YAML) if folder else DVC_YAML, name
 
 
 def read_bytes(path: str) -> bytes:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import posixpath
 import re
 import subprocess
 from contextlib import contextmanager
@@ -16,7 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from .errors import InputError, RegistryError
 from .readcache import ReadCache
-from .tags import DEPRECATE, Event, make_event
+from .tags import DEPRECATE, Event, make_event, tag_prefix
 
 # What the registry reads of each tag, in the order both ways of reading tags give it (see
 # Git.tags). `%(object)` is the tagged object as the tag names it (`%(*objectname)` would read
@@ -31,10 +32,24 @@ _BATCH_HEADER = re.compile(rb"[0-9a-f]+ (?:([a-z]+) ([0-9]+)|missing|ambiguous)\
 _TAG_OBJECT = re.compile(rb"[0-9a-f]+ tag ([0-9]+)\nobject ([0-9a-f]+)\ntype [a-z]+\n"
                          rb"tag [^\n]*\ntagger ([^<\n]*)<([^>\n]*)> ([0-9]+ [-+][0-9]{4})\n\n")
 _ID_LINE = re.compile("^([0-9a-f]+) refs/tags/(.*)$", re.M)  # a `show-ref --tags` line
+_GLOB = re.compile(r"[*?[]")  # a path pattern of Git.prefetch, not a path
 # Lines that start a signature in a tag's message (git's own list, gpg-interface.c).
 _SIGNATURE_STARTS = (b"-----BEGIN PGP SIGNATURE-----", b"-----BEGIN PGP MESSAGE-----",
                      b"-----BEGIN SSH SIGNATURE-----", b"-----BEGIN SIGNED MESSAGE-----")
 LOOSE_TAGS = 512  # loose tag files in one folder of refs/tags before a read packs them
+# Where a partial clone (Git.fetch_part) keeps the commit of the remote's HEAD; its own HEAD
+# is detached there (fetching into the branch HEAD names would make git read that commit's
+# tree, fetching it on demand).
+_REMOTE_HEAD = "refs/remotes/origin/HEAD"
+# What Git.fetch_part asks the server to leave out: trees and files, else files (a server may
+# refuse tree filters alone, uploadpackfilter.tree.allow); one that ignores filters sends all.
+_FILTERS = ("tree:0", "blob:none")
+
+
+def model_refspecs(prefix: str) -> list[str]:
+    """The refspecs that fetch every tag of one model, `prefix` being its name as its tags
+    spell it: versions and deregistrations (`prefix@...`), stages (`prefix#...`)."""
+    return [f"refs/tags/{prefix}{mark}*:refs/tags/{prefix}{mark}*" for mark in "@#"]
 
 
 def public_url(url: str | None) -> str | None:
@@ -102,8 +117,9 @@ class Git:
         if models:
             patterns = []
             for name in models:
-                self._pack_loose_tags(name)
-                base = f"refs/tags/{name}"
+                prefix = tag_prefix(name)  # `dir:name` is tagged `dir=name`
+                self._pack_loose_tags(prefix)
+                base = f"refs/tags/{prefix}"
                 patterns += [f"{base}@*", f"{base}#*", f"{base}#*/**"]
             raw = self.run("for-each-ref", f"--format={_FORMAT}", *patterns).stdout
             records = _records(raw, len(_FIELDS))
@@ -222,6 +238,83 @@ class Git:
 
     def tag_exists(self, tag: str) -> bool:
         return self.run("rev-parse", "-q", "--verify", f"refs/tags/{tag}", check=False).returncode == 0
+
+    # ------------------------------------------------------------ a part of a remote repository
+
+    @classmethod
+    def fetch_part(cls, url: str, folder: str, refspecs: list[str]) -> "Git":
+        """A repository in the empty `folder` holding, of the one at `url`, the refs
+        `refspecs` name and HEAD, shallow (the commits they point at, not their history) and
+        partial: tag objects and commits only, in one fetch whose cost grows with what the
+        refspecs name, not with the repository. origin is a promisor remote, as in a partial
+        clone: git fetches a tree or file the moment something reads it, and `prefetch`
+        brings several in one round trip.
+
+        A server that refuses tree filters is asked to leave out files alone; one that
+        ignores filters (uploadpack.allowFilter unset) sends the commits' files as well. Where
+        no shallow fetch works (dumb HTTP, a remote HEAD that names no branch, an empty
+        repository, an old git), a clone without checkout. All give the same answers, so none
+        is reported. Raises RegistryError with git's last line if `url` cannot be read.
+        """
+        if os.path.exists(url):  # a path: git runs in `folder`, and fetches later from there
+            url = os.path.abspath(url)
+        git = cls(folder)
+        git.run("init", "--quiet")
+        git.run("config", "remote.origin.url", url)
+        git.run("config", "remote.origin.promisor", "true")
+        wanted = [f"+HEAD:{_REMOTE_HEAD}", *refspecs]
+        for spec in _FILTERS:
+            proc = git.run("fetch", "--quiet", "--no-tags", "--depth=1", f"--filter={spec}",
+                           "--no-auto-maintenance", "origin", *wanted, env={"LC_ALL": "C"},
+                           check=False)
+            if proc.returncode == 0:
+                git.run("update-ref", "--no-deref", "HEAD", _REMOTE_HEAD)
+                return git
+            if "filter" not in proc.stderr:  # not the filter refused: no other filter helps
+                break
+        import shutil  # imported here: only this fallback needs it
+        shutil.rmtree(os.path.join(folder, ".git"))
+        proc = subprocess.run(["git", "clone", "--quiet", "--no-checkout", url, folder],
+                              capture_output=True, text=True)
+        if proc.returncode != 0:
+            reason = (proc.stderr.strip().splitlines() or ["failed"])[-1]
+            raise RegistryError(f"could not fetch from {public_url(url)} ({reason}): check the "
+                                "URL and your access to it")
+        return git
+
+    def prefetch(self, wanted: dict[str, list[str]]) -> None:
+        """Fetch from origin what a partial clone (`fetch_part`) lacks of the files `wanted`
+        names ({revision: paths}; a path's last part may be a glob, `models/churn/*.dvc`):
+        the revisions' trees in one round trip, then the files in another, instead of one
+        round trip per object as git's own on-demand fetching takes. Objects the clone has are
+        not fetched again (git then connects to nothing). Best effort: whatever this misses,
+        git still fetches when it is read."""
+        import fnmatch
+        revs = list(wanted)
+        trees = self.run("log", "--no-walk=unsorted", "--format=%T", *revs, check=False)
+        if trees.returncode != 0 or not self._fetch_objects(trees.stdout.split()):
+            return
+        blobs = []
+        for rev, paths in wanted.items():
+            asked = sorted({posixpath.dirname(p) + "/" if _GLOB.search(p) else p for p in paths})
+            listed = self.run("ls-tree", "-z", rev, "--", *asked, check=False).stdout
+            for entry in filter(None, listed.split("\0")):
+                info, _, path = entry.partition("\t")
+                _, kind, oid = info.split()
+                if kind == "blob" and any(fnmatch.fnmatchcase(path, p) for p in paths):
+                    blobs.append(oid)
+        self._fetch_objects(blobs)
+
+    def _fetch_objects(self, oids: list[str]) -> bool:
+        """Fetch these objects from origin in one round trip, trees without the files under
+        them, as git's on-demand fetching asks for them; whether git succeeded."""
+        if not oids:
+            return True
+        return self.run("-c", "fetch.negotiationAlgorithm=noop", "fetch", "--quiet",
+                        "--no-tags", "--no-write-fetch-head", "--recurse-submodules=no",
+                        "--no-auto-maintenance", "--filter=blob:none", "--stdin", "origin",
+                        input="".join(f"{oid}\n" for oid in oids), check=False
+                        ).returncode == 0
 
     # ------------------------------------------------------------ reading files at a revision
 
@@ -369,10 +462,14 @@ class Git:
         return self.run("reset", "--quiet", "--keep", "HEAD~1", check=False).returncode == 0
 
     def create_tag(self, tag: str, commit: str, message: str, when: tuple[int, str],
-                   sign: bool = False) -> None:
+                   sign: bool = False, tagger: tuple[str, str] | None = None) -> None:
+        """An annotated (or signed) tag dated `when`; `tagger` (name, email) names someone
+        other than git's identity as its tagger."""
         flag = "-s" if sign else "-a"
+        who = ({"GIT_COMMITTER_NAME": tagger[0], "GIT_COMMITTER_EMAIL": tagger[1]} if tagger
+               else {})
         self.run("tag", flag, "-m", message, tag, commit,
-                 env={"GIT_COMMITTER_DATE": f"{when[0]} {when[1]}"})
+                 env={"GIT_COMMITTER_DATE": f"{when[0]} {when[1]}", **who})
 
     def delete_tag(self, tag: str) -> None:
         self.run("tag", "-d", tag, check=False)

@@ -15,13 +15,16 @@ from .tags import (ASSIGN, REGISTER, ModelState, VersionState, assign_tag, bump,
                    next_counter, parse_tag_name, unassign_tag)
 
 
-def stamp(git: Git, state: ModelState) -> tuple[int, str]:
-    """The tag time: now, but always after the model's newest tag.
+def stamp(git: Git, state: ModelState, at: int | None = None) -> tuple[int, str]:
+    """The tag time: now (or `at`, a Unix time in UTC: when an imported version was made
+    where it came from), but always after the model's newest tag.
 
     Events are ordered by their one-second tag times; keeping each model's tags strictly
     increasing means gto and this helper never have to break a tie on what we write.
     """
     now, zone = git.identity_time()
+    if at is not None:
+        now, zone = at, "+0000"
     newest = max((e.time for e in state.events), default=0)
     return max(now, newest + 1), zone
 
@@ -63,6 +66,30 @@ def push(git: Git, refspecs: list[str], tag_name: str | None, cleanup: list[str]
     raise RegistryError(f"git push to {ORIGIN} failed ({reason}): fix that (e.g. `git pull "
                         "--rebase`) and re-run the same command to finish"
                         + (" (local tag removed)" if tag_name else ""))
+
+
+def push_all(git: Git, branch: str, tags: list[str]) -> None:
+    """`branch` and `tags` to origin in one `git push --atomic`, each stage tag with the claim
+    of its counter (see push). On failure the local tags stay: what they tag is complete here
+    (an import's versions), and pushing them again is how a re-run finishes."""
+    refspecs, claims = [f"HEAD:refs/heads/{branch}"], []
+    for tag in tags:
+        refspecs.append(f"refs/tags/{tag}")
+        parsed = parse_tag_name(tag)
+        if parsed and parsed.stage and parsed.counter is not None:
+            claims.append(counter_claim(parsed.model, parsed.counter))
+            refspecs.append(f"refs/tags/{tag}:{claims[-1]}")
+    proc = git.push(ORIGIN, refspecs, absent=claims)
+    if proc.returncode != 0:
+        # --porcelain gives each refused ref a line `!<TAB>refspec<TAB>[rejected] (why)`
+        refused = [line.split("\t") for line in proc.stdout.splitlines()
+                   if line.startswith("!")]
+        reason = (f"{refused[0][1].split(':')[-1]} {refused[0][2]}" if refused
+                  and len(refused[0]) > 2 else
+                  (proc.stderr.strip().splitlines() or ["rejected"])[-1])
+        raise RegistryError(f"git push to {ORIGIN} failed ({reason}): what was imported is "
+                            "complete here; fix that (e.g. `git pull --no-rebase`, which keeps "
+                            "the tagged commits) and re-run with --push to finish")
 
 
 def _taken(git: Git, tag_name: str, there: str, made: str | None) -> ConflictError:

@@ -74,8 +74,8 @@ class Version(_Result):
     stages: list
     registered_at: str
     registered_by: str
-    artifact: Artifact
-    card: str
+    artifact: Artifact | None  # None where dvc.yaml has no entry for the model
+    card: str | None  # `show`: None where the version has no card (one gto registered)
 
 
 @_result
@@ -224,7 +224,7 @@ class Match(_Result):
     version: str
     tag: str
     commit: str
-    card: str
+    card: str | None  # None: the version has no card (one gto registered)
     md5: str | None
     sha256: str | None
     status: str
@@ -268,3 +268,42 @@ class Site(_Result):
     pages: int
     models: list
     index: str
+
+
+@_result
+class ImportStep(_Result):
+    """One tag an import wrote (in a dry run: would write), and what in MLflow it mirrors:
+    `version 3`, `alias champion`, `stage Production`, `stage Archived`."""
+
+    event: str
+    version: str
+    mlflow: str
+    tag: str | None
+    stage: str | None = optional()
+    date: str | None = optional()  # a registration's: when MLflow made the version
+    tagger: str | None = optional()  # a registration's: who made it there, where known
+
+
+@_result
+class ImportedModel(_Result):
+    """One MLflow model's part of an import: its name here, the tags written, how many of its
+    versions were here already, and what was left out and why."""
+
+    mlflow_name: str
+    name: str
+    steps: list
+    present: int
+    notes: list = field(default_factory=list)
+
+
+@_result
+class Imported(_Result):
+    """`import mlflow`: the models read from the server, the stages added to registry.yaml,
+    and whether it all reached origin (nothing is written in a dry run)."""
+
+    source: str
+    uri: str
+    dry_run: bool
+    models: list
+    stages_added: list
+    pushed: bool

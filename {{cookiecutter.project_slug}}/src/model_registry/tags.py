@@ -24,6 +24,10 @@ from operator import attrgetter
 from .errors import InputError
 
 NAME_PATTERN = r"[a-zA-Z0-9]([a-zA-Z0-9-/_]*[a-zA-Z0-9])?"
+# gto's artifacts may sit in a folder: named `dir:name`, written into tags as `dir=name`. The
+# helper reads them and answers with the name as gto shows it; it writes only plain names.
+DIRNAME_PATTERN = r"[a-zA-Z0-9\-_./]+"
+DIR_SEPARATOR, DIR_SEPARATOR_IN_TAG = ":", "="
 SEMVER_PATTERN = (
     r"(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
     r"(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
@@ -40,9 +44,10 @@ DEPRECATE = "deprecate"
 CREATE = "create"
 
 _NAME_RE = re.compile(f"^{NAME_PATTERN}$")
+_MODEL_RE = re.compile(f"^(?:{DIRNAME_PATTERN}{DIR_SEPARATOR})?{NAME_PATTERN}$")
 _VERSION_RE = re.compile(f"^{VERSION_PATTERN}$")
 _TAG_RE = re.compile(
-    rf"^(?P<name>{NAME_PATTERN})"
+    rf"^(?P<name>(?:{DIRNAME_PATTERN}{DIR_SEPARATOR_IN_TAG})?{NAME_PATTERN})"
     rf"(?:(?:#(?P<stage>{NAME_PATTERN})|@(?P<version>{VERSION_PATTERN}))(?P<undo>!?)"
     r"|@(?P<special>deprecated|created))"
     r"(?:#(?P<counter>[0-9]+))?$"
@@ -56,10 +61,33 @@ _NAME_HINT = (
 
 
 def is_valid_name(value: str) -> bool:
+    """A name the helper writes: a model's (plain, no folder) or a stage's."""
     return bool(_NAME_RE.fullmatch(value))
 
 
+def is_model_name(value: str) -> bool:
+    """A model name as gto reads it: a plain name, or `dir:name` for one in a folder."""
+    return bool(_MODEL_RE.fullmatch(value))
+
+
+def tag_prefix(model: str) -> str:
+    """How a model's name starts its tags: `dir:name` becomes `dir=name`, as gto writes it."""
+    return model.replace(DIR_SEPARATOR, DIR_SEPARATOR_IN_TAG)
+
+
+def check_model(value: str) -> str:
+    """A model name to read: any name gto reads, `dir:name` included."""
+    if not is_model_name(value):
+        raise InputError(f"invalid model name {value!r}: {_NAME_HINT}, optionally after a "
+                         "folder and ':' (dir:name)")
+    return value
+
+
 def check_name(value: str, what: str = "model name") -> str:
+    """A name the helper is to write into a tag or a path."""
+    if what == "model name" and is_model_name(value) and DIR_SEPARATOR in value:
+        raise InputError(f"{value!r} names a model in a folder, which the helper reads but "
+                         "does not write: manage it with gto, or register it under a plain name")
     if not is_valid_name(value) or "//" in value:
         raise InputError(f"invalid {what} {value!r}: {_NAME_HINT}")
     if len(value) > MAX_NAME:
@@ -138,6 +166,8 @@ def _tag_fields(tag: str) -> tuple | None:
         action = UNASSIGN if undo else ASSIGN
     else:
         action = DEPRECATE if special == "deprecated" else CREATE
+    if DIR_SEPARATOR_IN_TAG in name:
+        name = name.replace(DIR_SEPARATOR_IN_TAG, DIR_SEPARATOR)
     return name, action, version, stage, int(counter) if counter else None
 
 
@@ -247,24 +277,27 @@ class Ref:
 
 
 def parse_ref(ref: str) -> Ref:
-    """`NAME`, `NAME@latest`, `NAME@greatest`, `NAME@vX.Y.Z`, `NAME#STAGE` or a full tag."""
-    if is_valid_name(ref):
+    """`NAME`, `NAME@latest`, `NAME@greatest`, `NAME@vX.Y.Z`, `NAME#STAGE` or a full tag.
+
+    NAME may be `dir:name`; a full tag may name such a model either way (`dir:name@v1.0.0!`
+    or `dir=name@v1.0.0!`, as the tag is written). A tag without a counter that registers a
+    version or assigns a stage means that version or stage, as gto reads it.
+    """
+    if is_model_name(ref):
         return Ref(ref)
-    parsed = parse_tag_name(ref)
-    if parsed and (parsed.counter is not None or ref.endswith("!") or parsed.action == DEPRECATE):
-        return Ref(parsed.model, tag=ref)
-    cut = min((i for i in (ref.find("@"), ref.find("#")) if i > 0), default=-1)
-    model, sep, rest = ref[:cut], ref[cut:cut + 1], ref[cut + 1:]
-    if cut > 0 and is_valid_name(model):
-        if sep == "@" and rest in ("latest", "greatest"):
-            return Ref(model)
-        if sep == "@" and _VERSION_RE.fullmatch(rest):
-            return Ref(model, version=rest)
-        if sep == "#" and is_valid_name(rest):
-            return Ref(model, stage=rest)
-    raise InputError(
-        f"invalid ref {ref!r}: use NAME, NAME@latest, NAME@v1.2.3, NAME#STAGE or a full tag"
-    )
+    tag = tag_prefix(ref)
+    parsed = parse_tag_name(tag)
+    if parsed and parsed.action != CREATE:
+        if parsed.counter is None and parsed.action == REGISTER:
+            return Ref(parsed.model, version=parsed.version)
+        if parsed.counter is None and parsed.action == ASSIGN:
+            return Ref(parsed.model, stage=parsed.stage)
+        return Ref(parsed.model, tag=tag)
+    model, _, rest = ref.partition("@")
+    if rest in ("latest", "greatest") and is_model_name(model):
+        return Ref(model)
+    raise InputError(f"invalid ref {ref!r}: use NAME, NAME@latest, NAME@v1.2.3, NAME#STAGE or a "
+                     "full tag (NAME may be dir:name)")
 
 
 # ---------------------------------------------------------------- events and resolution
@@ -431,6 +464,13 @@ def resolve_model(name: str, events: list[Event]) -> ModelState:
 
 def model_names(events: list[Event]) -> list[str]:
     return sorted({e.model for e in events if e.action != CREATE})
+
+
+def stages_seen(events: list[Event]) -> list[str]:
+    """The stages the tags assign or unassign, in the order they were first used: the stages
+    of a repository whose configuration lists none."""
+    staged = sorted((e for e in events if e.action in (ASSIGN, UNASSIGN)), key=_ORDER)
+    return list(dict.fromkeys(e.stage for e in staged))
 
 
 def resolve_all(events: list[Event]) -> dict[str, ModelState]:

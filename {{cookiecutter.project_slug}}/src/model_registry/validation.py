@@ -101,7 +101,9 @@ def _version_problems(reg: Registry, name: str, state: ModelState, version: str,
 def version_problems(reg: Registry, version: VersionState, remote: bool, read: bool = False
                      ) -> list[str]:
     """Problems with a registered version as committed: its card and its artifact (with
-    `remote`, whether the DVC remote holds it; with `read` too, whether its bytes match)."""
+    `remote`, whether the DVC remote holds it; with `read` too, whether its bytes match).
+    Outside a registry (no registry.yaml: a repository gto manages), a version needs no card,
+    and one without is checked on its artifact alone."""
     rel = cards.card_path(version.model)
     try:
         side = reg.card_side(version.model, version.version, version.commit)
@@ -109,7 +111,9 @@ def version_problems(reg: Registry, version: VersionState, remote: bool, read: b
     except RegistryError as exc:
         return [str(exc)]
     if side is None:
-        return [f"{rel} is missing at {version.commit[:12]}"]
+        if reg.config.from_file:
+            return [f"{rel} is missing at {version.commit[:12]}"]
+        return _remote_problems(reg, version, pointer, remote, read)
     problems = [str(p) for p in cards.validate(side.front, reg.config.card_profile, rel)]
     if side.version != version.version:
         problems.append(f"{rel}: registry.version says {side.version} but the tag says "
@@ -123,12 +127,18 @@ def version_problems(reg: Registry, version: VersionState, remote: bool, read: b
                         f"sha256 {attested['sha256']}, but {rel} gives {side.md5} and "
                         f"{side.sha256}: the tag does not describe this version; "
                         "deregister it and register again")
-    if remote:
-        for _, why in storage.remote_problems(reg.root, [pointer], reg.config.remote, read):
-            problems.append(f"{pointer.path} ({pointer.md5}) of {version.model} "
-                            f"{version.version} is {why}: push it with dvc push from a clone "
-                            "whose cache holds a good copy")
-    return problems
+    return problems + _remote_problems(reg, version, pointer, remote, read)
+
+
+def _remote_problems(reg: Registry, version: VersionState, pointer, remote: bool, read: bool
+                     ) -> list[str]:
+    """With `remote`, whether the DVC remote holds the version's artifact (with `read`, whether
+    its bytes match)."""
+    if not remote:
+        return []
+    return [f"{pointer.path} ({pointer.md5}) of {version.model} {version.version} is {why}: "
+            "push it with dvc push from a clone whose cache holds a good copy"
+            for _, why in storage.remote_problems(reg.root, [pointer], reg.config.remote, read)]
 
 
 def remote_problems(reg: Registry, models: list[str]) -> list[cards.Problem]:

@@ -12,7 +12,7 @@ from ..errors import InputError, NotFoundError, RegistryError
 from ..readcache import ReadCache, hashes_in, tags_key
 from ..results import CheckedRef, Match, Verification, VersionCheck, to_json
 from ..tags import (ASSIGN, CREATE, DEPRECATE, DEREGISTER, REGISTER, UNASSIGN, Event,
-                    attested_data, parse_tag_name, resolve_all, split_hashes)
+                    VersionState, attested_data, parse_tag_name, resolve_all, split_hashes)
 from ..units import iso_local
 
 # gto's names for the events, which `check-ref --json` reports as gto does.
@@ -101,7 +101,8 @@ def which(reg: Registry, hash_or_file: str) -> list[Match]:
     read, the hashes its message attests are taken (the artifact's and its lineage's data:
     see tags.with_hashes), and one `git cat-file --batch` pass reads
     the cards of the others. The few cards that hold the hash are then read and parsed, and
-    their models resolved from their own tags.
+    their models resolved from their own tags. A version without a card (one gto registered)
+    is known by the md5 DVC records for its artifact.
     """
     wanted = _wanted_hashes(hash_or_file)
     stems = {h.split(".")[0] for h in wanted}
@@ -127,8 +128,11 @@ def which(reg: Registry, hash_or_file: str) -> list[Match]:
     blobs = {**blobs, **reg.git.read_many([s for s in spec.values() if s not in blobs])}
     found = []
     for e in chosen:
-        block = _card_registry(blobs.get(spec[e.tag]), e.model)
+        blob = blobs.get(spec[e.tag])
+        block = _card_registry(blob, e.model)
         artifact = block.get("artifact") if isinstance(block.get("artifact"), dict) else {}
+        if blob is None:
+            artifact = {"md5": _pointer_md5(reg, e)}
         if wanted & {artifact.get("md5"), artifact.get("sha256")}:
             match = "artifact"
         elif stems.intersection(h.split(".")[0] for h in lineage.data_hashes(
@@ -141,7 +145,8 @@ def which(reg: Registry, hash_or_file: str) -> list[Match]:
         status = ("deprecated" if state.deprecated else
                   "active" if version.active else "deregistered")
         found.append(Match(name=e.model, version=e.version, tag=e.tag, commit=e.commit,
-                           card=cards.card_path(e.model), md5=artifact.get("md5"),
+                           card=cards.card_path(e.model) if blob else None,
+                           md5=artifact.get("md5"),
                            sha256=artifact.get("sha256"), status=status,
                            stages=state.stages_of(version), match=match))
     if not found:
@@ -158,6 +163,17 @@ def _wanted_hashes(hash_or_file: str) -> set[str]:
         return {hash_or_file.lower()}
     raise InputError(f"{hash_or_file!r} is neither a file nor an md5/sha256 hash: give "
                      "32 or 64 hex digits, or the path of an artifact or a data file")
+
+
+def _pointer_md5(reg: Registry, registration: Event) -> str | None:
+    """The md5 DVC records at its commit for the artifact of a version without a card, or
+    None (no dvc.yaml entry, or an artifact DVC does not track)."""
+    version = VersionState(registration.model, registration.version, registration.commit, 0,
+                           registration=registration)
+    try:
+        return reg.pointer(version).md5
+    except RegistryError:
+        return None
 
 
 def _card_registry(blob: bytes | None, model: str) -> dict:
@@ -212,7 +228,8 @@ def _read_card_hashes(reg: Registry, cache: ReadCache, events: list[Event],
     blobs = reg.git.read_many(specs)
     for e, spec in zip(wanted, specs):
         if keys[e.tag] not in found:
-            found[keys[e.tag]] = hashes_in(blobs[spec])
+            md5 = _pointer_md5(reg, e) if blobs[spec] is None else None
+            found[keys[e.tag]] = [md5.split(".")[0]] if md5 else hashes_in(blobs[spec])
     for key in keys.values():
         found.setdefault(key, [])  # not an annotated tag
     cache.set_cards(digest, found)

@@ -16,6 +16,7 @@ from ..tags import (ASSIGN, DEPRECATE, DEREGISTER, UNASSIGN, check_name, check_v
 def promote(reg: Registry, name: str, version: str, stage: str, *, message: str | None = None,
             push: bool = False, sign: bool = False) -> TagWritten:
     """Assign `stage` to a version; nothing changes if it holds the stage already."""
+    reg.writable()
     check_name(name)
     check_version(version)
     reg.config.check_stage(stage)
@@ -33,6 +34,7 @@ def promote(reg: Registry, name: str, version: str, stage: str, *, message: str 
 
 def demote(reg: Registry, name: str, stage: str, *, message: str | None = None,
            push: bool = False, sign: bool = False) -> TagWritten:
+    reg.writable()
     check_name(name)
     check_name(stage, "stage")
     state = reg.model(name)
@@ -44,6 +46,7 @@ def demote(reg: Registry, name: str, stage: str, *, message: str | None = None,
 
 def deregister(reg: Registry, name: str, version: str, *, message: str | None = None,
                push: bool = False, sign: bool = False) -> TagWritten:
+    reg.writable()
     check_name(name)
     check_version(version)
     state, target = reg.locate(f"{name}@{version}")
@@ -54,6 +57,7 @@ def deregister(reg: Registry, name: str, version: str, *, message: str | None = 
 
 def deprecate(reg: Registry, name: str, *, message: str | None = None, push: bool = False,
               sign: bool = False) -> TagWritten:
+    reg.writable()
     check_name(name)
     state = reg.model(name)
     if not state.events:

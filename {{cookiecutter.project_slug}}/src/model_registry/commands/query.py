@@ -6,7 +6,8 @@ from ..core import Registry
 from ..errors import NotFoundError
 from ..readcache import tags_key
 from ..results import HistoryEvent, ModelSummary, Shown, Version
-from ..tags import check_name, parse_ref, resolve_all, split_hashes
+from ..tags import (ASSIGN, CREATE, DEPRECATE, DEREGISTER, REGISTER, UNASSIGN, check_model,
+                    parse_ref, resolve_all, split_hashes)
 from ..units import iso_utc
 
 
@@ -16,13 +17,13 @@ def resolve(reg: Registry, ref: str) -> Version:
 
 
 def show(reg: Registry, ref: str) -> Shown:
-    """The version and its card as committed at its tag."""
+    """The version and its card as committed at its tag; a version without a card (one gto
+    registered, say) is shown with `card` None and no text."""
     state, version = reg.locate(ref)
     found = reg.describe(state, version, parse_ref(ref).stage)
     data = reg.git.read(version.commit, found.card)
     if data is None:
-        raise NotFoundError(f"{version.model} {version.version} has no card: add "
-                            f"{found.card} and register a new version")
+        return Shown(**{**vars(found), "card": None}, text="")
     return Shown(**vars(found), text=data.decode("utf-8", errors="replace"))
 
 
@@ -48,10 +49,16 @@ def list_models(reg: Registry) -> list[ModelSummary]:
     return models
 
 
+# `gto history` orders events of one second by kind, in this order (oldest first), so a
+# registration and the assignment gto made in the same second list as gto lists them.
+_HISTORY_RANK = {CREATE: 0, DEPRECATE: 1, REGISTER: 2, DEREGISTER: 3, ASSIGN: 4, UNASSIGN: 5}
+
+
 def history(reg: Registry, name: str | None = None) -> list[HistoryEvent]:
-    """Every event (of one model, or of all), newest first."""
+    """Every event (of one model, or of all), newest first; a stage event names the version
+    registered at its commit, a deprecation none, as `gto history` does."""
     if name:
-        check_name(name)
+        check_model(name)
     events, _ = reg.git.tags(name)
     if name and not any(e.model == name for e in events):
         raise NotFoundError(f"no model named {name!r} in this registry: see `registry list`")
@@ -59,9 +66,10 @@ def history(reg: Registry, name: str | None = None) -> list[HistoryEvent]:
     for state in resolve_all(events).values():
         at_commit = {v.commit: v.version for v in state.versions if v.registration}
         for e in state.events:
-            rows.append((e.order, HistoryEvent(
+            rows.append(((e.time, _HISTORY_RANK[e.action], e.tag), HistoryEvent(
                 tag=e.tag, name=e.model, event=e.action,
-                version=e.version or at_commit.get(e.commit), stage=e.stage, commit=e.commit,
+                version=e.version or (at_commit.get(e.commit) if e.stage else None),
+                stage=e.stage, commit=e.commit,
                 tagger=e.tagger, tagger_email=e.tagger_email, date=iso_utc(e.time),
                 message=split_hashes(e.message)[0])))
     rows.sort(key=lambda row: row[0], reverse=True)

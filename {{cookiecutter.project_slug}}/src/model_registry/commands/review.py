@@ -72,10 +72,12 @@ def doc_blocks(reg: Registry, ref: str, current: dict | None = None
     state, version = reg.locate(ref)
     found = reg.describe(state, version)
     side = reg.card_side(version.model, version.version, version.commit)
-    if side is None:
+    if side is None and reg.config.from_file:
         raise NotFoundError(f"{version.model} {version.version} has no card: nothing to "
                             "document")
-    front = side.front
+    # Outside a registry (gto's repository, no registry.yaml) a version has no card: it is
+    # documented from its tags and artifact, every card field missing.
+    front = side.front if side else {}
     previous = (front.get("registry") or {}).get("previous_version")
     prev_state = state.find_version(previous) if previous else None
     changes = reports.diff_blocks(version.model, reg.card_side(
@@ -89,7 +91,7 @@ def doc_blocks(reg: Registry, ref: str, current: dict | None = None
                  }[reg.signature(reg_event)]
     missing = [str(p) for p in cards.validate(front, "eu-ai-act-high-risk",
                                               cards.card_path(version.model))]
-    artifact = (front.get("registry") or {}).get("artifact") or vars(found.artifact)
+    artifact = (front.get("registry") or {}).get("artifact") or (vars(found.artifact) if found.artifact else {})
     if current is None:
         head = reg.git.head()
         try:

@@ -71,9 +71,9 @@ def collect(reg) -> dict:
     head = git.head()
     listing = {m.name: vars(m) for m in query.list_models(reg)}
     history = [vars(e) for e in query.history(reg)]
-    try:
-        stage_order = list(reg.config.stages)
-    except RegistryError:
+    try:  # registry.yaml's, .gto's, or as the tags use them
+        stage_order = list(reg.stages())
+    except RegistryError:  # a registry.yaml or .gto that does not read: the pages still can
         stage_order = []
     names = sorted(set(listing) | set(_models_at(git, head)))
     states = {name: reg.model(name) for name in names}

@@ -14,16 +14,15 @@ from __future__ import annotations
 import json
 import os
 from contextlib import contextmanager
-from dataclasses import dataclass
 
-from .. import yamlio
 from ..errors import InputError, RegistryError
 from .hashing import Digest, digest
+from .locate import DVC, GIT, URL, Pointer, locate, outside, read_pointer
 from .remote import UPLOAD_PART, why
 
-__all__ = ["Digest", "Pointer", "UPLOAD_PART", "Uploader", "add", "copying", "digest",
-           "fetch", "file_identity", "preload", "push", "read_pointer", "remote_problems",
-           "remove", "show_progress"]
+__all__ = ["DVC", "Digest", "GIT", "Pointer", "UPLOAD_PART", "URL", "Uploader", "add",
+           "check_output", "copying", "digest", "fetch", "file_identity", "locate", "outside",
+           "preload", "push", "read_pointer", "remote_problems", "remove", "show_progress"]
 
 _progress: bool | None = None
 
@@ -39,30 +38,6 @@ def _progress_shown() -> bool:
     import sys
 
     return _progress if _progress is not None else sys.stderr.isatty()
-
-
-# ------------------------------------------------------------------ .dvc pointers
-
-
-@dataclass
-class Pointer:
-    path: str
-    md5: str
-    size: int | None
-    nfiles: int | None
-
-    @property
-    def is_dir(self) -> bool:
-        return self.md5.endswith(".dir")
-
-
-def read_pointer(data: bytes, source: str) -> Pointer:
-    doc = yamlio.load(data, source)
-    try:
-        out = doc["outs"][0]
-        return Pointer(out["path"], out["md5"], out.get("size"), out.get("nfiles"))
-    except (TypeError, KeyError, IndexError):
-        raise InputError(f"{source} is not a DVC pointer file: re-create it with dvc add") from None
 
 
 # ------------------------------------------------------------------ tracking
@@ -164,10 +139,11 @@ def remove(root: str, pointer_file: str) -> None:
 # ------------------------------------------------------------------ uploads
 
 
-def push(root: str, targets: list[str], remote: str | None) -> None:
+def push(root: str, targets: list, remote: str | None) -> None:
     """Upload the targets' objects from the DVC cache to the DVC remote, as `dvc push` would
     (same keys, objects already there skipped, a folder's files before its manifest); raises
-    naming the remote on failure. It runs in this process: no second DVC start and index
+    naming the remote on failure. A target is a pointer file in the work tree, or a Pointer
+    (one read from an earlier commit). It runs in this process: no second DVC start and index
     walk."""
     from . import dvc
     from .remote import Stores
@@ -176,7 +152,8 @@ def push(root: str, targets: list[str], remote: str | None) -> None:
         dvc.quiet(_progress_shown())
         oids = []
         for target in targets:
-            pointer = read_pointer(open(os.path.join(root, target), "rb").read(), target)
+            pointer = target if isinstance(target, Pointer) else read_pointer(
+                open(os.path.join(root, target), "rb").read(), target)
             if stores.remote.size(pointer.md5) is not None:  # a manifest goes last: its
                 continue                                      # files are there too
             if pointer.is_dir:
@@ -302,6 +279,12 @@ def remote_problems(root: str, pointers: list[Pointer], remote: str | None = Non
     """
     from .remote import Stores
 
+    # What DVC keeps of each artifact: the whole output, the folder an artifact is part of,
+    # the outputs inside a folder committed to git. Git's files and URLs are not DVC's.
+    held = [(p, Pointer(p.path, piece.oid)) for p in pointers for piece in p.pieces
+            if piece.source == DVC]
+    if pointers and not held:
+        return []
     name = remote or "the default remote"
     try:
         with Stores(root, None, remote, "status") as stores:
@@ -309,8 +292,12 @@ def remote_problems(root: str, pointers: list[Pointer], remote: str | None = Non
                 raise RegistryError(f"could not reach DVC remote {name}: its folder "
                                     f"{stores.remote_folder} does not exist; mount it or fix "
                                     "the URL (dvc remote modify), then re-run")
-            return [(p, problem) for p in pointers
-                    if (problem := _remote_problem(stores.remote, p, read))]
+            found = {}
+            for pointer, part in held:
+                if id(pointer) not in found and (
+                        problem := _remote_problem(stores.remote, part, read)):
+                    found[id(pointer)] = (pointer, problem)
+            return list(found.values())
     except RegistryError:
         raise
     except Exception as exc:  # DVC raises many types; all mean "could not ask the remote"
@@ -354,48 +341,136 @@ def fetch(repo: str, rev: str, pointer: Pointer, dest: str, force: bool, read,
           label: str | None = None, sha256: str | None = None) -> Digest:
     """Write the artifact of `pointer` at `rev` to `dest`, only once its checksum matches.
     DVC's configuration is read as committed at `rev`, through `read(rev, path)` (a file's
-    bytes there, None if absent: the repository's git reader).
+    bytes there, None if absent: the repository's git reader), which also reads the files an
+    artifact committed to git is made of.
 
-    Each object comes from the local DVC cache when it holds a good copy, else from the DVC
-    remote, streamed in bounded parts and hashed on the way (memory stays flat whatever the
-    size). A downloaded object enters the cache only once it matches, so a second `get`
-    needs no download and a corrupt remote copy never poisons the cache. The bytes land in a
-    temporary sibling of `dest` and are renamed into place after the check, so `dest` is
-    either untouched or complete. `label` (e.g. "churn v1.4.0") names the version in errors.
+    Each object DVC tracks comes from the local DVC cache when it holds a good copy, else from
+    the DVC remote, streamed in bounded parts and hashed on the way (memory stays flat whatever
+    the size). A downloaded object enters the cache only once it matches, so a second `get`
+    needs no download and a corrupt remote copy never poisons the cache. A file committed to
+    git is checked against the object id git gives it at `rev`. The bytes land in a temporary
+    sibling of `dest` and are renamed into place after the check, so `dest` is either
+    untouched or complete. `label` (e.g. "churn v1.4.0") names the version in errors.
 
     `sha256`, for a file, is what the version's registration tag attests for the bytes its
     md5 names (the helper hashed both in one read). The file is then checked against it
     alone: bytes with that sha256 are the registered ones, so their md5 is the pointer's, and
     the check costs a third of md5's (see docs/design-decisions.md). A folder is checked file
     by file against the md5s its manifest lists, the only per-file checksums there are.
+
+    An artifact at a URL is read with DVC's `get-url`, whose bytes nothing records a checksum
+    of, unless a `dvc import-url` pointer does (then its md5 is checked).
     """
     import shutil
     import tempfile
-
-    from .objects import Objects
 
     label = label or f"{pointer.path} at {rev[:12]}"
     parent = os.path.dirname(os.path.abspath(dest))
     staging = tempfile.mkdtemp(prefix=".registry-get-", dir=parent)
     try:
         tmp = os.path.join(staging, "artifact")
-        with Objects(repo, rev, label, pointer.size, read, _progress_shown()) as objects:
-            if pointer.is_dir:
-                got = objects.get_dir(pointer.md5, tmp, os.path.join(staging, "manifest"))
-            else:
-                got = objects.get_file(pointer.md5, tmp, sha256)
-        _check(got, pointer, label, sha256)
+        if pointer.source == URL:
+            got = _from_url(repo, rev, pointer, tmp, read, label)
+        else:
+            got = _from_pieces(repo, rev, pointer, staging, read, label, sha256)
+        check_output(dest, force, os.path.isdir(tmp))  # what the artifact is, now known
         if os.path.lexists(dest):
-            if not force:
-                raise InputError(f"{dest} exists: pass --force to overwrite it")
             if os.path.isdir(dest) and not os.path.islink(dest):
                 shutil.rmtree(dest)
             else:
                 os.remove(dest)
         os.replace(tmp, dest)
-        return Digest(pointer.md5, got.sha256, got.size, got.nfiles)
+        return got
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def check_output(dest: str, force: bool, is_dir: bool | None) -> None:
+    """Refuse an output path: before anything is downloaded, and again before the artifact
+    takes its place (`is_dir` None: not known yet)."""
+    parent = os.path.dirname(os.path.abspath(dest))
+    if not os.path.isdir(parent):
+        raise InputError(f"folder {parent} does not exist: create it or choose another -o")
+    if os.path.lexists(dest) and not force:
+        raise InputError(f"{dest} exists: pass --force to overwrite it")
+    if os.path.isdir(dest) and not os.path.islink(dest) and is_dir is False:
+        raise InputError(f"{dest} is a folder and the artifact is a file: give a file path "
+                         "with -o (--force never replaces a folder with a file)")
+    if is_dir and os.path.abspath(os.getcwd()).startswith(os.path.abspath(dest)):
+        raise InputError(f"{dest} holds the current folder: choose another -o")
+
+
+def _from_pieces(repo: str, rev: str, pointer: Pointer, staging: str, read, label: str,
+                 sha256: str | None) -> Digest:
+    """The artifact's pieces (objects DVC tracks, files git holds) written into
+    `staging`/artifact, each checked; its digest."""
+    from contextlib import nullcontext
+
+    from .objects import Objects
+
+    tmp = os.path.join(staging, "artifact")
+    manifest = os.path.join(staging, "manifest")
+    dvc_held = any(p.source == DVC for p in pointer.pieces)
+    with (Objects(repo, rev, label, pointer.size, read, _progress_shown()) if dvc_held
+          else nullcontext()) as objects:
+        if pointer.whole_output:
+            if pointer.is_dir:
+                got = objects.get_dir(pointer.md5, tmp, manifest)
+            else:
+                got = objects.get_file(pointer.md5, tmp, sha256)
+            _check(got, pointer, label, sha256)
+            return Digest(pointer.md5, got.sha256, got.size, got.nfiles)
+        for piece in pointer.pieces:
+            target = os.path.join(tmp, *piece.relpath.split("/")) if piece.relpath else tmp
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            if piece.source == GIT:
+                got = _from_git(read, rev, piece.repo_path, piece.oid, target, label)
+            elif piece.within or piece.oid.endswith(".dir"):
+                got = objects.get_dir(piece.oid, target, manifest, piece.within)
+            else:
+                got = objects.get_checked(piece.oid, target, piece.relpath)
+    return got if [p.relpath for p in pointer.pieces] == [""] else digest(tmp)
+
+
+def _from_git(read, rev: str, path: str, oid: str, out: str, label: str) -> Digest:
+    """A file committed to git, written to `out` once its bytes hash to the object id git
+    lists for it (SHA-1, or SHA-256 in a repository that uses it)."""
+    import hashlib
+
+    data = read(rev, path)
+    if data is None:
+        raise RegistryError(f"could not read {path} at {rev[:12]} from git, the artifact of "
+                            f"{label}: run `git fsck`, or fetch the repository again")
+    algorithm = hashlib.sha256 if len(oid) == 64 else hashlib.sha1
+    if algorithm(b"blob %d\0" % len(data) + data).hexdigest() != oid:
+        raise RegistryError(f"checksum mismatch for {label} ({path}): git lists object {oid}, "
+                            "the bytes read differ; run `git fsck`; nothing was written")
+    with open(out, "wb") as f:
+        f.write(data)
+    return Digest(hashlib.md5(data).hexdigest(), hashlib.sha256(data).hexdigest(), len(data))
+
+
+def _from_url(repo: str, rev: str, pointer: Pointer, out: str, read, label: str) -> Digest:
+    """The bytes at the artifact's URL, read with DVC's `get-url` (DVC's configuration as
+    committed at `rev` resolves `remote://NAME/path`; credentials come from it and the
+    environment, as for DVC's CLI); checked against the md5 a `dvc import-url` recorded."""
+    from . import dvc
+
+    dvc_dir = os.path.join(repo, ".dvc")
+    try:
+        dvc.quiet(_progress_shown())
+        dvc.get_url(pointer.url, out, dvc.config(repo, dvc_dir if os.path.isdir(dvc_dir)
+                                                 else None, rev, read))
+    except Exception as exc:  # DVC raises many types; all mean "could not read the URL"
+        raise RegistryError(f"could not read {pointer.url}, where {label} is ({why(exc)}): "
+                            "check the URL and your access to it (credentials as DVC reads "
+                            "them: its config or the environment)") from None
+    got = digest(out)
+    if pointer.md5 and got.md5 != pointer.md5:
+        raise RegistryError(f"checksum mismatch for {label} ({pointer.url}): its import "
+                            f"recorded md5 {pointer.md5}, the bytes there have {got.md5}; the "
+                            "source changed since: `dvc update` it; nothing was written")
+    return got
 
 
 def _check(got: Digest, pointer: Pointer, label: str, sha256: str | None) -> None:

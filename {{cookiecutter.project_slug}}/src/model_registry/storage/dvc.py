@@ -29,6 +29,9 @@ each one on a throwaway DVC repository, and a failure there names the entry that
 - `reflink(src, dst)`: `dvc_objects.fs.system.reflink`, a copy sharing blocks, or OSError
 - `logging.getLogger("dvc")`: DVC's logger, whose level decides whether its progress bars show
 - `ADD_IMPORTS`: the modules `track` needs, which `import_for_add` imports ahead of it
+- `Repo.get_url(url, out=, config=)`: what `dvc get-url` runs (`dvc.repo.get_url`), reading a
+  URL through the filesystem DVC has for its scheme, `remote://NAME/path` resolved through
+  `config`
 """
 
 from __future__ import annotations
@@ -122,6 +125,14 @@ def config(root: str, local: str | None, rev: str | None = None, read=None):
 
     files = Committed(root, rev, read) if rev else None
     return Config(os.path.join(root, ".dvc"), local_dvc_dir=local, fs=files)
+
+
+def get_url(url: str, out: str, config) -> None:
+    """The file or folder at `url` written to `out`, as `dvc get-url URL OUT` writes it, with
+    DVC's configuration `config` (see `config`)."""
+    from dvc.repo import Repo
+
+    Repo.get_url(url, out=out, config=config)
 
 
 def unreadable(exc: BaseException) -> bool:

@@ -63,20 +63,34 @@ class Objects:
                 return drain(read_parts(cached), dst.write, self.progress, sha256)
         return drain(read_parts(out), None, self.progress, sha256)
 
-    def get_dir(self, oid: str, out: str, manifest_file: str) -> Digest:
-        """A directory: its manifest (`<md5>.dir`), verified, then each file it lists."""
+    def get_dir(self, oid: str, out: str, manifest_file: str, within: str = "") -> Digest:
+        """A directory: its manifest (`<md5>.dir`), verified, then each file it lists; with
+        `within`, only that file or folder of it (what a path inside a folder DVC tracks
+        names). A folder's digest covers its files as `hashing.digest` does; a file's is
+        its own."""
         import hashlib
         got = self.get_file(oid, manifest_file)
         if got.md5 != plain(oid):
-            return Digest(got.md5 + ".dir", got.sha256, got.size)
+            raise RegistryError(f"checksum mismatch for {self.label} (manifest {oid}): expected "
+                                f"md5 {plain(oid)}, got {got.md5}; the copy in the DVC remote "
+                                "is corrupt, nothing was written")
         try:
             with open(manifest_file, "rb") as f:
                 entries = [(e["relpath"], e["md5"]) for e in json.load(f)]
         except (ValueError, TypeError, KeyError):
             raise RegistryError(f"the manifest of {self.label} ({oid}) is not a DVC directory "
                                 "listing: the remote copy is damaged") from None
+        if within:
+            file = [md5 for relpath, md5 in entries if relpath == within]
+            if file:
+                return self.get_checked(file[0], out, within)
+            entries = [(relpath[len(within) + 1:], md5) for relpath, md5 in entries
+                       if relpath.startswith(within + "/")]
+            if not entries:
+                raise RegistryError(f"the folder DVC tracks for {self.label} ({oid}) holds no "
+                                    f"{within}: fix the path in dvc.yaml")
         os.makedirs(out)
-        sha_entries, total = [], 0
+        sha_entries, md5_entries, total = [], [], 0
         for relpath, file_oid in entries:
             names = relpath.split("/")
             if relpath.startswith("/") or any(p in ("", ".", "..") for p in names):
@@ -84,14 +98,21 @@ class Objects:
                                     "outside the artifact: refusing to write it")
             target = os.path.join(out, *names)
             os.makedirs(os.path.dirname(target), exist_ok=True)
-            got = self.get_file(file_oid, target)
-            if got.md5 != file_oid:
-                raise RegistryError(f"checksum mismatch for {self.label} ({relpath}): expected "
-                                    f"md5 {file_oid}, got {got.md5}; the copy in the DVC remote "
-                                    "is corrupt, nothing was written")
+            got = self.get_checked(file_oid, target, relpath)
             sha_entries.append({"relpath": relpath, "sha256": got.sha256})
+            md5_entries.append({"md5": file_oid, "relpath": relpath})
             total += got.size
-        return Digest(oid, manifest_hash(sha_entries, hashlib.sha256), total, len(entries))
+        md5 = oid if not within else manifest_hash(md5_entries, hashlib.md5) + ".dir"
+        return Digest(md5, manifest_hash(sha_entries, hashlib.sha256), total, len(entries))
+
+    def get_checked(self, oid: str, out: str, relpath: str) -> Digest:
+        """One file of a folder, written to `out` once its md5 is the one listed."""
+        got = self.get_file(oid, out)
+        if got.md5 != oid:
+            raise RegistryError(f"checksum mismatch for {self.label} ({relpath}): expected "
+                                f"md5 {oid}, got {got.md5}; the copy in the DVC remote "
+                                "is corrupt, nothing was written")
+        return got
 
     def _download(self, oid: str, out: str, cached: str | None, sha256: str | None) -> Digest:
         """Stream `oid` from the remote into `out` and, once it matches, into the cache (see
