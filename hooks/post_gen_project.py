@@ -83,22 +83,22 @@ def baked_helper():
     sys.dont_write_bytecode = True
     sys.path.insert(0, os.path.abspath("src"))
     import model_registry.config
+    import model_registry.core
     import model_registry.errors
     import model_registry.gitrepo
-    import model_registry.tags
 
     return model_registry
 
 
 def stages_before(helper, gto_existed):
     """The stages the helper reads in this repository without registry.yaml, and whether
-    `.gto` lists them (else they are those its tags use, and gto takes any stage)."""
+    `.gto` lists them (else they are those its tags use, and gto takes any stage). A `.gto`
+    the template just brought is not the repository's, so only one it had counts."""
+    gto_file = None
     if gto_existed:
         with open(helper.config.GTO_FILE, "rb") as f:
-            listed = helper.config.gto_stages(f.read())
-        if listed is not None:
-            return listed, True
-    return helper.tags.stages_seen(helper.gitrepo.Git(os.path.abspath(".")).tags()[0]), False
+            gto_file = f.read()
+    return helper.core.stages_in_use(helper.gitrepo.Git(os.path.abspath(".")), gto_file)
 
 
 def set_stages(path, stages):

@@ -18,7 +18,7 @@ from .errors import InputError, NotFoundError, RegistryError
 from .gitrepo import Git, model_refspecs
 from .results import Artifact, Version
 from .tags import (ASSIGN, DIR_SEPARATOR, REGISTER, UNASSIGN, Event, ModelState, VersionState,
-                   check_model, parse_ref, resolve_model, stages_seen, tag_prefix)
+                   check_model, parse_ref, resolve_model, stages_seen)
 from .units import iso_utc
 
 DVC_YAML = "dvc.yaml"
@@ -64,9 +64,8 @@ class Registry:
         if self.config.stages is not None:
             return self.config.stages
         path = os.path.join(self.root, config.GTO_FILE)
-        listed = config.gto_stages(read_bytes(path) if os.path.exists(path) else
-                                   self.git.read("HEAD", config.GTO_FILE))
-        return listed if listed is not None else stages_seen(self.git.tags()[0])
+        return stages_in_use(self.git, read_bytes(path) if os.path.exists(path) else
+                             self.git.read("HEAD", config.GTO_FILE))[0]
 
     # ------------------------------------------------------------ refs to versions
 
@@ -170,14 +169,8 @@ class Registry:
 
     def _files(self, rev: str, path: str) -> list[tuple[str, str, str]]:
         """The mode, object id and path of each file git holds at `path` in `rev`."""
-        listed = self.git.run("ls-tree", "-r", "-z", "--full-tree", rev, "--", path,
-                              env={"GIT_LITERAL_PATHSPECS": "1"}).stdout
-        found = []
-        for entry in filter(None, listed.split("\0")):
-            info, _, name = entry.partition("\t")
-            mode, _, oid = info.split()
-            found.append((mode, oid, name))
-        return found
+        return [(mode, oid, name)
+                for mode, _, oid, name in self.git.tree(rev, [path], recursive=True)]
 
     def work_tree_pointer(self, entry: str) -> storage.Pointer | None:
         """The pointer of the artifact at `entry` in the work tree, if it has one."""
@@ -250,6 +243,14 @@ class Registry:
             card=cards.card_path(version.model))
 
 
+def stages_in_use(git: Git, gto_file: bytes | None) -> tuple[list[str], bool]:
+    """A repository's stages where no registry.yaml lists them, and whether its `.gto` file
+    (`gto_file`, its bytes) lists them: else they are those its tags use, in the order first
+    used (gto then takes any stage name)."""
+    listed = config.gto_stages(gto_file)
+    return (listed, True) if listed is not None else (stages_seen(git.tags()[0]), False)
+
+
 @contextmanager
 def cloned(url: str, ref: str):
     """The registry at `url`, as much of it as `ref` needs, in a temporary folder removed
@@ -259,7 +260,7 @@ def cloned(url: str, ref: str):
     import tempfile
     model = parse_ref(ref).model
     with tempfile.TemporaryDirectory(prefix="registry-clone-") as tmp:
-        reg = Registry(Git.fetch_part(url, tmp, model_refspecs(tag_prefix(model))))
+        reg = Registry(Git.fetch_part(url, tmp, model_refspecs(model)))
         _prefetch(reg, ref)
         yield reg
 
@@ -276,12 +277,11 @@ def _prefetch(reg: Registry, ref: str) -> None:
     except RegistryError:
         return  # locate says what is wrong
     card = cards.card_path(version.model)
-    folder, _, _ = version.model.rpartition(DIR_SEPARATOR)
     reg.git.prefetch({
         "HEAD": [config.CONFIG_FILE, config.GTO_FILE, config.Config.allowed_signers],
-        version.commit: [DVC_YAML, "dvc.lock", ".dvc/config", card,
-                         f"{posixpath.dirname(card)}/*.dvc",
-                         *([f"{folder}/{DVC_YAML}"] if folder else [])]})
+        version.commit: list(dict.fromkeys([DVC_YAML, dvc_yaml_of(version.model)[1], "dvc.lock",
+                                            ".dvc/config", card,
+                                            f"{posixpath.dirname(card)}/*.dvc"]))})
 
 
 # ------------------------------------------------------------ small file helpers
@@ -290,7 +290,7 @@ def _prefetch(reg: Registry, ref: str) -> None:
 def dvc_yaml_of(model: str) -> tuple[str, str, str]:
     """The folder whose dvc.yaml lists `model`, that dvc.yaml's path and the name there:
     `dir:name` is `name` in dir/dvc.yaml (`dir/dvc.yaml:name` too, as DVC reads it)."""
-    folder, _, name = model.rpartition(":")
+    folder, _, name = model.rpartition(DIR_SEPARATOR)
     folder = posixpath.normpath(folder) if folder else ""
     if posixpath.basename(folder) == DVC_YAML:
         folder = posixpath.dirname(folder)

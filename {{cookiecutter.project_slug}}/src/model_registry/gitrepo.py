@@ -46,9 +46,10 @@ _REMOTE_HEAD = "refs/remotes/origin/HEAD"
 _FILTERS = ("tree:0", "blob:none")
 
 
-def model_refspecs(prefix: str) -> list[str]:
-    """The refspecs that fetch every tag of one model, `prefix` being its name as its tags
-    spell it: versions and deregistrations (`prefix@...`), stages (`prefix#...`)."""
+def model_refspecs(model: str) -> list[str]:
+    """The refspecs that fetch every tag of one model: versions and deregistrations
+    (`name@...`), stages (`name#...`), the name as its tags spell it (`dir=name`)."""
+    prefix = tag_prefix(model)
     return [f"refs/tags/{prefix}{mark}*:refs/tags/{prefix}{mark}*" for mark in "@#"]
 
 
@@ -297,12 +298,8 @@ class Git:
         blobs = []
         for rev, paths in wanted.items():
             asked = sorted({posixpath.dirname(p) + "/" if _GLOB.search(p) else p for p in paths})
-            listed = self.run("ls-tree", "-z", rev, "--", *asked, check=False).stdout
-            for entry in filter(None, listed.split("\0")):
-                info, _, path = entry.partition("\t")
-                _, kind, oid = info.split()
-                if kind == "blob" and any(fnmatch.fnmatchcase(path, p) for p in paths):
-                    blobs.append(oid)
+            blobs += [oid for _, kind, oid, path in self.tree(rev, asked, check=False)
+                      if kind == "blob" and any(fnmatch.fnmatchcase(path, p) for p in paths)]
         self._fetch_objects(blobs)
 
     def _fetch_objects(self, oids: list[str]) -> bool:
@@ -317,6 +314,20 @@ class Git:
                         ).returncode == 0
 
     # ------------------------------------------------------------ reading files at a revision
+
+    def tree(self, rev: str, paths: list[str], recursive: bool = False, check: bool = True
+             ) -> list[tuple[str, str, str, str]]:
+        """(mode, type, object id, path) of each entry git holds at `paths` in `rev`: the
+        entries a path names or a folder (`dir/`) holds, with `recursive` every file below.
+        Paths are literal: a `*` in a file name is that character."""
+        listed = self.run("ls-tree", "-z", *(["-r"] if recursive else []), "--full-tree", rev,
+                          "--", *paths, env={"GIT_LITERAL_PATHSPECS": "1"}, check=check).stdout
+        found = []
+        for entry in filter(None, listed.split("\0")):
+            info, _, path = entry.partition("\t")
+            mode, kind, oid = info.split()
+            found.append((mode, kind, oid, path))
+        return found
 
     def read(self, rev: str, path: str) -> bytes | None:
         """The bytes of `path` at `rev`, or None if it is not there."""

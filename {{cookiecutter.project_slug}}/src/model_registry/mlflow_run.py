@@ -71,12 +71,21 @@ class Server:
                                 f"({_USERINFO.sub('//', str(exc))}): check that the tracking "
                                 "server is up") from None
 
-    def download(self, artifact_uri: str, dst: str, missing: str, failed=None) -> str:
-        """The files at `artifact_uri` (runs:/, models:/ or the server's own) in `dst`."""
+    @contextmanager
+    def download(self, artifact_uri: str, name: str, missing: str, failed=None):
+        """The files at `artifact_uri` (runs:/, models:/ or the server's own) in a temporary
+        folder called `name` (what the registry names the artifact after), removed after."""
         from mlflow.artifacts import download_artifacts
-        return self.call(download_artifacts, artifact_uri=artifact_uri, dst_path=dst,
-                         tracking_uri=self.uri, registry_uri=self.uri, missing=missing,
-                         failed=failed)
+        work = tempfile.mkdtemp(prefix="registry-mlflow-")
+        try:
+            got = self.call(download_artifacts, artifact_uri=artifact_uri,
+                            dst_path=os.path.join(work, "download"), tracking_uri=self.uri,
+                            registry_uri=self.uri, missing=missing, failed=failed)
+            target = os.path.join(work, name)
+            os.replace(got, target)
+            yield target
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
 
     def run(self, run_id: str, models: bool = True) -> "Run":
         """The run `run_id`; with `models`, where the models it logged are."""
@@ -123,17 +132,11 @@ class Run:
             raise InputError(f"MLflow run {run_id} logged {len(self._models)} models ({names}): "
                              "download the one to register and pass it as PATH")
         name, uri = self._models[0]
-        work = tempfile.mkdtemp(prefix="registry-mlflow-")
-        try:
-            target = os.path.join(work, name if _SAFE_NAME.match(name) else "model")
-            got = self._server.download(uri, os.path.join(work, "download"),
-                                        missing=f"the model MLflow run {run_id} logged is "
-                                        f"gone from {self._server.public}: pass the model "
-                                        "file or folder to register as PATH")
-            os.replace(got, target)
+        with self._server.download(uri, name if _SAFE_NAME.match(name) else "model",
+                                   missing=f"the model MLflow run {run_id} logged is gone from "
+                                   f"{self._server.public}: pass the model file or folder to "
+                                   "register as PATH") as target:
             yield target
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
 
 
 def connect(uri: str | None, needs: str, option: str) -> Server:

@@ -9,8 +9,6 @@ one line); nothing here changes the server.
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -98,25 +96,20 @@ class Source:
         They are fetched from where the server says the version's files are, not through
         `models:/`: MLflow resolves that URI against its process-wide registry URI, whatever
         the client was given, and `models:/` adds a file of its own (registered_model_meta)."""
-        work = tempfile.mkdtemp(prefix="registry-mlflow-")
         what = f"MLflow model {model!r} version {number}"
         gone = f"{what} is gone from {self.uri}: re-run to import what is there now"
-        try:
-            target = os.path.join(work, "model")
-            where = self.server.call(self.server.client.get_model_version_download_uri, model,
-                                     str(number), missing=gone)
-            fix = "check the server's artifact store, then re-run to import the rest"
-            got = self.server.download(
-                where, os.path.join(work, "download"), missing=gone,
-                failed=lambda why: f"{what} could not be downloaded from {self.uri} ({why}): {fix}")
+        where = self.server.call(self.server.client.get_model_version_download_uri, model,
+                                 str(number), missing=gone)
+        fix = "check the server's artifact store, then re-run to import the rest"
+        with self.server.download(
+                where, "model", missing=gone,
+                failed=lambda why: f"{what} could not be downloaded from {self.uri} ({why}): "
+                f"{fix}") as target:
             # a store that lost the files altogether answers with an empty listing
-            if not os.path.isfile(os.path.join(got, MODEL_FILE)):
+            if not os.path.isfile(os.path.join(target, MODEL_FILE)):
                 raise RegistryError(f"{what} came without its files ({MODEL_FILE} missing) from "
                                     f"{self.uri}: {fix}")
-            os.replace(got, target)
             yield target
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
 
 
 def _quoted(name: str) -> str:

@@ -167,13 +167,23 @@ def _lineage(plan: Plan, md5: str, live_params: dict) -> dict:
 def tag(reg: Registry, state: ModelState, plan: Plan, commit: str, digest: storage.Digest,
         message: str, sign: bool = False, at: int | None = None,
         tagger: tuple[str, str] | None = None) -> str:
-    """The registration tag of `plan`'s version on `commit`: its message ends with the
-    artifact's and the training data's hashes. `at` and `tagger` (name, email) date it and
-    name who made the version, where that was not here and now (an imported version)."""
-    tag_name = register_tag(plan.name, plan.version)
+    """The registration tag of `plan`'s version on `commit`. `at` and `tagger` (name, email)
+    date it and name who made the version, where that was not here and now (an imported
+    version)."""
+    return tag_version(reg, state, plan.name, plan.version, commit, message,
+                       (digest.md5, digest.sha256), plan.recorded, sign, at, tagger)
+
+
+def tag_version(reg: Registry, state: ModelState, name: str, version: str, commit: str,
+                message: str, hashes: tuple[str, str], recorded: dict | None,
+                sign: bool = False, at: int | None = None,
+                tagger: tuple[str, str] | None = None) -> str:
+    """A registration tag, as `register`, `release` and `import` write it: the message ends
+    with the artifact's hashes (md5, sha256) and those of the training data its lineage
+    `recorded`, and it is stamped after the model's newest tag."""
+    tag_name = register_tag(name, version)
     reg.git.create_tag(tag_name, commit,
-                       with_hashes(message, digest.md5, digest.sha256,
-                                   lineage.data_hashes(plan.recorded)),
+                       with_hashes(message, *hashes, lineage.data_hashes(recorded)),
                        publish.stamp(reg.git, state, at), sign, tagger)
     return tag_name
 

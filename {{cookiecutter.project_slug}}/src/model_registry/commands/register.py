@@ -15,7 +15,7 @@ from ..core import ORIGIN, Registry
 from ..errors import InputError
 from ..results import Artifact, Registered, Released
 from ..tags import (ModelState, check_name, check_version, register_tag, resolve_all,
-                    resolve_model, with_hashes)
+                    resolve_model)
 
 
 def register(reg: Registry, name: str, path: str | None = None, *, version: str | None = None,
@@ -136,13 +136,9 @@ def release(reg: Registry, push: bool = False, sign: bool = False) -> Released:
                          "fix them and run registry release again", details=problems)
     created = []
     for name, side, state in pending:
-        tag_name = register_tag(name, side.version)
-        reg.git.create_tag(tag_name, head,
-                           with_hashes(f"Register {name} {side.version}", side.md5,
-                                       side.sha256, lineage.data_hashes(
-                                           (side.front.get("registry") or {}).get("lineage"))),
-                           publish.stamp(reg.git, state), sign)
-        created.append(tag_name)
+        created.append(registration.tag_version(
+            reg, state, name, side.version, head, f"Register {name} {side.version}",
+            (side.md5, side.sha256), (side.front.get("registry") or {}).get("lineage"), sign))
     if push and created:
         publish.push(reg.git, [f"refs/tags/{t}" for t in created], None, cleanup=created)
     return Released(commit=head, tags=created, pushed=bool(push and created))
